@@ -1,0 +1,50 @@
+// Request signing: AWS SigV4 (S3), OSS V4 (OSS4-HMAC-SHA256) and OSS V1 (HMAC-SHA1).
+//
+// A signer adds the date, payload-hash, session-token and Authorization headers to a request
+// whose method, host, path, query and other headers are final: whatever changes afterwards is
+// not covered by the signature. The HTTP client must send req.headers as they are and build
+// its URL with request_target() (store/url_encode.h). Anonymous (empty) credentials sign
+// nothing. Request bodies are not hashed: S3 and OSS V4 requests carry UNSIGNED-PAYLOAD.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "store/credentials.h"
+#include "store/http_request.h"
+
+namespace shoal {
+
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual void sign(HttpRequest& req, std::chrono::system_clock::time_point now) const = 0;
+};
+
+// AWS SigV4 with S3's rules: the path encoded once and not normalized, UNSIGNED-PAYLOAD in
+// x-amz-content-sha256, the session token in x-amz-security-token. req.path is the path as
+// addressed (path style "/bucket/key", virtual-hosted "/key").
+std::unique_ptr<Signer> make_sigv4_signer(Credentials credentials, std::string region,
+                                          std::string service = "s3");
+
+// OSS V4. OSS requests are virtual-hosted: req.path is "/key" within `bucket`, and the signed
+// resource is "/bucket/key". An empty bucket signs service-level requests ("/").
+std::unique_ptr<Signer> make_oss_v4_signer(Credentials credentials, std::string region,
+                                           std::string bucket);
+
+// OSS V1, with the same addressing as OSS V4. Sets the Date header it signs.
+std::unique_ptr<Signer> make_oss_v1_signer(Credentials credentials, std::string bucket);
+
+// Turns req into a presigned SigV4 (S3 rules) request valid for `expires` from `now`: adds
+// the X-Amz-* query parameters including X-Amz-Signature. Anonymous credentials add nothing.
+void presign_sigv4(HttpRequest& req, const Credentials& credentials, const std::string& region,
+                   std::chrono::system_clock::time_point now, std::chrono::seconds expires,
+                   const std::string& service = "s3");
+
+// Presigned OSS V1 URL valid until `expires_at`: adds OSSAccessKeyId, Expires, Signature
+// (and security-token) to req.query.
+void presign_oss_v1(HttpRequest& req, const Credentials& credentials, const std::string& bucket,
+                    std::chrono::system_clock::time_point expires_at);
+
+}  // namespace shoal
