@@ -1,0 +1,385 @@
+#include "index/manifest.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace shoal {
+namespace {
+
+// Splits RFC 4180 records. Fields are views into the text, except those with "" escapes,
+// which are unescaped into a scratch buffer reused for every record.
+class CsvReader {
+ public:
+  enum class Outcome { kRecord, kBlank, kEnd, kMalformed };
+
+  explicit CsvReader(std::string_view text) : text_(text) {}
+
+  // On kMalformed, `problem` says why and the reader has moved to the next line.
+  Outcome next(std::vector<std::string_view>& fields, std::string& problem) {
+    fields.clear();
+    refs_.clear();
+    scratch_.clear();
+    record_line_ = line_;
+    if (pos_ >= text_.size()) return Outcome::kEnd;
+    if (end_of_line()) return Outcome::kBlank;
+    for (;;) {
+      bool ok = at('"') ? quoted_field(problem) : plain_field(problem);
+      if (!ok) {
+        skip_rest_of_line();
+        return Outcome::kMalformed;
+      }
+      if (at(',')) {
+        ++pos_;
+        continue;
+      }
+      if (pos_ >= text_.size() || end_of_line()) break;
+      problem = "unexpected text after a closing quote";
+      skip_rest_of_line();
+      return Outcome::kMalformed;
+    }
+    for (const auto& r : refs_) {
+      fields.push_back(r.in_scratch ? std::string_view(scratch_).substr(r.offset, r.length)
+                                    : text_.substr(r.offset, r.length));
+    }
+    return Outcome::kRecord;
+  }
+
+  uint64_t record_line() const { return record_line_; }
+
+ private:
+  struct FieldRef {
+    bool in_scratch;
+    size_t offset;
+    size_t length;
+  };
+
+  bool at(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
+
+  // Consumes an LF or CRLF at the cursor.
+  bool end_of_line() {
+    bool crlf = at('\r') && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n';
+    size_t n = at('\n') ? 1 : crlf ? 2 : 0;
+    if (n == 0) return false;
+    pos_ += n;
+    ++line_;
+    return true;
+  }
+
+  void skip_rest_of_line() {
+    size_t nl = text_.find('\n', pos_);
+    pos_ = nl == std::string_view::npos ? text_.size() : nl;
+    end_of_line();
+  }
+
+  // Bytes that end or break an unquoted field; everything else is scanned past in one test.
+  static constexpr std::array<bool, 256> kSpecial = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : {',', '\n', '\r', '"'}) t[c] = true;
+    return t;
+  }();
+
+  bool plain_field(std::string& problem) {
+    size_t start = pos_;
+    for (; pos_ < text_.size(); ++pos_) {
+      char c = text_[pos_];
+      if (!kSpecial[static_cast<unsigned char>(c)]) continue;
+      if (c == ',' || c == '\n') break;
+      if (c == '\r') {
+        if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') break;
+        problem = "a carriage return outside quotes not followed by a line feed";
+        return false;
+      }
+      if (c == '"') {
+        problem = "a quote inside an unquoted field (quote the whole field and double the quote)";
+        return false;
+      }
+    }
+    refs_.push_back({false, start, pos_ - start});
+    return true;
+  }
+
+  bool quoted_field(std::string& problem) {
+    ++pos_;  // the opening quote
+    size_t segment = pos_;
+    size_t scratch_start = scratch_.size();
+    bool escaped = false;
+    for (;;) {
+      size_t quote = text_.find('"', pos_);
+      if (quote == std::string_view::npos) {
+        problem = "a quoted field is never closed";
+        pos_ = text_.size();
+        return false;
+      }
+      std::string_view inside = text_.substr(pos_, quote - pos_);
+      line_ += static_cast<uint64_t>(std::count(inside.begin(), inside.end(), '\n'));
+      pos_ = quote + 1;
+      if (!at('"')) break;
+      scratch_.append(text_.substr(segment, pos_ - segment));  // keeps one of the two quotes
+      escaped = true;
+      segment = ++pos_;
+    }
+    size_t end = pos_ - 1;  // the closing quote
+    if (!escaped) {
+      refs_.push_back({false, segment, end - segment});
+      return true;
+    }
+    scratch_.append(text_.substr(segment, end - segment));
+    refs_.push_back({true, scratch_start, scratch_.size() - scratch_start});
+    return true;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  uint64_t line_ = 1;
+  uint64_t record_line_ = 1;
+  std::vector<FieldRef> refs_;
+  std::string scratch_;
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+// Where each needed column sits in a record.
+struct Columns {
+  static constexpr std::array<std::string_view, 4> kNames = {"key", "size", "etag", "mtime"};
+  std::array<size_t, 4> index = {0, 1, 2, 3};
+  size_t count = 4;
+};
+
+bool looks_like_header(const std::vector<std::string_view>& fields) {
+  auto has = [&](std::string_view name) {
+    return std::any_of(fields.begin(), fields.end(), [&](auto f) { return iequals(f, name); });
+  };
+  return has("key") && has("size");
+}
+
+// The columns named by a header line, or what is missing from it.
+bool read_header(const std::vector<std::string_view>& fields, Columns& out, std::string& problem) {
+  Columns columns;
+  for (size_t c = 0; c < Columns::kNames.size(); ++c) {
+    auto it = std::find_if(fields.begin(), fields.end(),
+                           [&](auto f) { return iequals(f, Columns::kNames[c]); });
+    if (it == fields.end()) {
+      problem = "the header has no \"" + std::string(Columns::kNames[c]) + "\" column";
+      return false;
+    }
+    columns.index[c] = static_cast<size_t>(it - fields.begin());
+  }
+  columns.count = fields.size();
+  out = columns;
+  return true;
+}
+
+// Quotes a field for a message, shortened so a huge field cannot flood the output.
+std::string shown(std::string_view field) {
+  constexpr size_t kMax = 64;
+  std::string out = "'" + std::string(field.substr(0, kMax));
+  return out + (field.size() > kMax ? "…'" : "'");
+}
+
+bool parse_entry(const std::vector<std::string_view>& fields, const Columns& columns,
+                 ManifestEntry& entry, std::string& problem) {
+  if (fields.size() != columns.count) {
+    problem = "expected " + std::to_string(columns.count) + " fields, found " +
+              std::to_string(fields.size());
+    return false;
+  }
+  entry.key = fields[columns.index[0]];
+  if (entry.key.empty()) {
+    problem = "the key is empty";
+    return false;
+  }
+  std::string_view size = fields[columns.index[1]];
+  auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), entry.size);
+  if (size.empty() || ec != std::errc() || end != size.data() + size.size()) {
+    problem = "size " + shown(size) + " is not a whole number of bytes";
+    return false;
+  }
+  entry.etag = fields[columns.index[2]];
+  if (entry.etag.size() >= 2 && entry.etag.front() == '"' && entry.etag.back() == '"') {
+    entry.etag = entry.etag.substr(1, entry.etag.size() - 2);
+  }
+  auto mtime = parse_manifest_mtime(fields[columns.index[3]]);
+  if (!mtime.ok()) {
+    problem = mtime.error().message;
+    return false;
+  }
+  entry.mtime_ns = *mtime;
+  return true;
+}
+
+// Reads `digits` decimal digits at `pos`, advancing it.
+bool take_number(std::string_view s, size_t& pos, size_t digits, int& out) {
+  if (s.size() - pos < digits) return false;
+  out = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += digits;
+  return true;
+}
+
+bool take_char(std::string_view s, size_t& pos, char c) {
+  if (pos >= s.size() || s[pos] != c) return false;
+  ++pos;
+  return true;
+}
+
+// Fraction of a second after '.', as nanoseconds; digits past the ninth are dropped.
+bool take_fraction(std::string_view s, size_t& pos, int64_t& ns) {
+  if (!take_char(s, pos, '.')) return true;
+  size_t digits = 0;
+  ns = 0;
+  for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
+    if (digits < 9) ns = ns * 10 + (s[pos] - '0');
+  }
+  for (size_t d = digits; d < 9; ++d) ns *= 10;
+  return digits > 0;
+}
+
+// 'Z', nothing, or ±HH:MM / ±HHMM, as seconds east of UTC.
+bool take_offset(std::string_view s, size_t& pos, int64_t& seconds) {
+  seconds = 0;
+  if (pos == s.size()) return true;
+  if (s[pos] == 'Z' || s[pos] == 'z') return ++pos == s.size();
+  if (s[pos] != '+' && s[pos] != '-') return false;
+  int sign = s[pos++] == '-' ? -1 : 1;
+  int hh = 0, mm = 0;
+  if (!take_number(s, pos, 2, hh)) return false;
+  take_char(s, pos, ':');
+  if (!take_number(s, pos, 2, mm) || hh > 23 || mm > 59 || pos != s.size()) return false;
+  seconds = sign * (hh * 3600 + mm * 60);
+  return true;
+}
+
+Error bad_time(std::string_view text, std::string_view why) {
+  return Error(ErrorKind::kInvalidArgument,
+               "mtime " + shown(text) + " is not an ISO 8601 time like 2026-01-02T03:04:05.000Z (" +
+                   std::string(why) + ")");
+}
+
+}  // namespace
+
+Result<int64_t> parse_manifest_mtime(std::string_view text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  size_t pos = 0;
+  bool shape = take_number(text, pos, 4, y) && take_char(text, pos, '-') &&
+               take_number(text, pos, 2, mo) && take_char(text, pos, '-') &&
+               take_number(text, pos, 2, d) &&
+               (take_char(text, pos, 'T') || take_char(text, pos, 't')) &&
+               take_number(text, pos, 2, h) && take_char(text, pos, ':') &&
+               take_number(text, pos, 2, mi) && take_char(text, pos, ':') &&
+               take_number(text, pos, 2, s);
+  int64_t fraction_ns = 0, offset_s = 0;
+  if (!shape || !take_fraction(text, pos, fraction_ns) || !take_offset(text, pos, offset_s)) {
+    return bad_time(text, "malformed");
+  }
+  using namespace std::chrono;
+  year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!date.ok() || h > 23 || mi > 59 || s > 59) return bad_time(text, "no such date or time");
+  int64_t days = sys_days{date}.time_since_epoch().count();
+  int64_t seconds = days * 86400 + h * 3600 + mi * 60 + s - offset_s;
+  // int64 nanoseconds span the years 1677-2262.
+  constexpr int64_t kLimit = INT64_MAX / 1'000'000'000 - 1;
+  if (seconds < -kLimit || seconds > kLimit) return bad_time(text, "outside years 1678-2261");
+  return seconds * 1'000'000'000 + fraction_ns;
+}
+
+Result<ManifestStats> parse_manifest(std::string_view text, std::string_view name,
+                                     const ManifestSink& sink, const MalformedSink& on_malformed) {
+  CsvReader reader(text);
+  std::vector<std::string_view> fields;
+  std::string problem;
+  Columns columns;
+  ManifestStats stats;
+  bool first = true;
+  auto malformed = [&]() -> Status {
+    ++stats.malformed;
+    Error e(ErrorKind::kInvalidArgument, "manifest " + std::string(name) + " line " +
+                                             std::to_string(reader.record_line()) + ": " + problem);
+    if (!on_malformed) return e;
+    on_malformed(e);
+    return {};
+  };
+  for (;;) {
+    auto outcome = reader.next(fields, problem);
+    if (outcome == CsvReader::Outcome::kEnd) break;
+    if (outcome == CsvReader::Outcome::kBlank) continue;
+    bool header = first && outcome == CsvReader::Outcome::kRecord && looks_like_header(fields);
+    first = false;
+    ManifestEntry entry;
+    if (header) {
+      stats.had_header = true;
+      if (!read_header(fields, columns, problem)) SHOAL_TRY(malformed());
+    } else if (outcome == CsvReader::Outcome::kMalformed ||
+               !parse_entry(fields, columns, entry, problem)) {
+      SHOAL_TRY(malformed());
+    } else {
+      entry.line = reader.record_line();
+      SHOAL_TRY(sink(entry));
+      ++stats.entries;
+    }
+  }
+  return stats;
+}
+
+Result<ManifestFile> ManifestFile::open(std::string path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("open manifest " + path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = errno_error("stat manifest " + path, errno);
+    ::close(fd);
+    return e;
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  void* data = nullptr;
+  if (size > 0) {
+    data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+      Error e = errno_error("map manifest " + path, errno);
+      ::close(fd);
+      return e;
+    }
+    ::madvise(data, size, MADV_SEQUENTIAL);  // only a hint: its failure changes nothing
+  }
+  ::close(fd);
+  return ManifestFile(std::move(path), data, size);
+}
+
+ManifestFile::ManifestFile(ManifestFile&& other) noexcept { *this = std::move(other); }
+
+ManifestFile& ManifestFile::operator=(ManifestFile&& other) noexcept {
+  if (this == &other) return *this;
+  unmap();
+  path_ = std::move(other.path_);
+  data_ = std::exchange(other.data_, nullptr);
+  size_ = std::exchange(other.size_, 0);
+  return *this;
+}
+
+ManifestFile::~ManifestFile() { unmap(); }
+
+void ManifestFile::unmap() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace shoal
