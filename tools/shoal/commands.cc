@@ -3,8 +3,12 @@
 namespace shoal::cli {
 
 void register_commands(CLI::App& app, int& exit_code) {
-  (void)app;
-  (void)exit_code;
+  register_ls(app, exit_code);
+  register_cat(app, exit_code);
+  register_put(app, exit_code);
+  register_stat(app, exit_code);
+  register_index(app, exit_code);
+  register_bench(app, exit_code);
 }
 
 }  // namespace shoal::cli

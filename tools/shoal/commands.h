@@ -8,4 +8,11 @@ namespace shoal::cli {
 
 void register_commands(CLI::App& app, int& exit_code);
 
+void register_ls(CLI::App& app, int& exit_code);
+void register_cat(CLI::App& app, int& exit_code);
+void register_put(CLI::App& app, int& exit_code);
+void register_stat(CLI::App& app, int& exit_code);
+void register_index(CLI::App& app, int& exit_code);  // tools/shoal/index_cmd.cc
+void register_bench(CLI::App& app, int& exit_code);  // tools/shoal/bench_cmd.cc
+
 }  // namespace shoal::cli

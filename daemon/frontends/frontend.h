@@ -1,0 +1,68 @@
+// A frontend exposes one BlockDevice to the kernel (or a VM) through one transport: NBD,
+// FUSE image, later ublk and vhost-user-blk. This interface is the whole "ops table" the
+// daemon core sees, so the core never knows which transport it serves (the ublksrv habit).
+//
+// Threading: a frontend lives on one Reactor thread. start(), stop() and describe() are called
+// on that thread, and every callback a frontend registers runs there too. A frontend creates
+// no threads of its own unless a library forces one, and then says so in its header.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/reactor.h"
+#include "common/result.h"
+#include "daemon/block_device.h"
+
+namespace shoal {
+
+// Everything any frontend can be told. Each transport reads only its own fields. The device is
+// read-only whatever the options say: no transport offers a way to write.
+struct FrontendOptions {
+  // The name clients ask for (NBD export name; the FUSE file system's fsname suffix).
+  std::string export_name = "shoal";
+
+  // NBD: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
+  std::string unix_socket;
+  std::string tcp_address;     // e.g. "127.0.0.1"; the listener binds exactly this address
+  uint16_t tcp_port = 10809;   // 0 picks a free port (see NbdServer::tcp_port())
+  size_t max_connections = 128;
+  // A client that has not finished option haggling by then is dropped, so idle sockets cannot
+  // hold connection slots forever.
+  std::chrono::milliseconds handshake_timeout{30'000};
+
+  // FUSE image: a directory mounted at mount_point holding one file, image_name.
+  std::string mount_point;
+  std::string image_name = "image";
+  bool allow_other = false;  // let users other than the mounter open the image file
+};
+
+class Frontend {
+ public:
+  virtual ~Frontend() = default;
+
+  // Binds, listens or mounts; from then on the frontend serves on its reactor. Fails with a
+  // message saying what the user can do (a missing /dev/fuse, a socket path in use, …).
+  virtual Status start() = 0;
+  // Stops serving: closes listeners and connections, unmounts. Idempotent. Reads still in
+  // flight in the device complete harmlessly afterwards.
+  virtual void stop() = 0;
+  // One line for logs: the transport and where it serves, e.g. "nbd unix:/run/s.sock".
+  virtual std::string describe() const = 0;
+};
+
+// The transports make_frontend() knows, in the order `shoal mount` prefers them.
+std::vector<std::string_view> frontend_names();
+
+// Creates the frontend called `name` (one of frontend_names()) serving `device` on `reactor`.
+// Both must outlive the frontend. Does not start it.
+Result<std::unique_ptr<Frontend>> make_frontend(std::string_view name,
+                                                const FrontendOptions& options, Reactor& reactor,
+                                                BlockDevice& device);
+
+}  // namespace shoal

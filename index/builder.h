@@ -1,0 +1,83 @@
+// The index builder: objects (from a parallel listing or a manifest) → key rules → directory
+// tree → EROFS metadata + extent map → one SHIX index file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/poll_reactor.h"
+#include "common/result.h"
+#include "index/index_file.h"
+#include "index/keys.h"
+#include "store/object_store.h"
+
+namespace shoal::index {
+
+// Objects as listed, packed: one 32-byte record each and every key and ETag in one arena.
+class ObjectCollector {
+ public:
+  Status add(std::string_view key, uint64_t size, std::string_view etag, int64_t mtime_ns);
+  size_t size() const { return records_.size(); }
+  std::string_view key(uint32_t id) const;
+  std::vector<ObjectRecord>& records() { return records_; }
+  const std::vector<char>& strings() const { return strings_; }
+
+ private:
+  std::vector<ObjectRecord> records_;
+  std::vector<char> strings_;
+};
+
+struct BuildProgress {
+  uint64_t objects = 0;       // collected so far
+  uint64_t requests = 0;      // list requests done
+  std::chrono::steady_clock::duration elapsed{};
+  const char* phase = "";     // "listing", "reading manifest", "laying out", "writing"
+};
+
+struct BuildOptions {
+  std::string source;           // the URI as given, recorded in build info
+  std::string prefix;           // the key prefix the volume is rooted at ("" or ending in '/')
+  bool keep_mtime = false;      // extended inodes carrying each object's mtime
+  int list_concurrency = 16;    // list requests in flight
+  std::function<void(const BuildProgress&)> progress;  // called at most every ~100 ms
+};
+
+struct SkippedKey {
+  SkipReason reason;
+  std::string key;
+};
+
+struct BuildReport {
+  uint64_t objects = 0;  // seen in the listing or manifest
+  uint64_t files = 0;
+  uint64_t directories = 0;  // including the root
+  uint64_t outside_prefix = 0;  // manifest rows for other prefixes, counted, not listed
+  std::vector<SkippedKey> skipped;
+  uint64_t list_requests = 0;
+  uint64_t device_bytes = 0;
+  uint64_t data_bytes = 0;
+  uint64_t index_bytes = 0;
+  std::chrono::steady_clock::duration elapsed{};
+};
+
+// Normalizes a URI prefix to a directory prefix: "" stays "", "a/b" becomes "a/b/".
+std::string directory_prefix(std::string_view prefix);
+
+// Lists everything under options.prefix with up to options.list_concurrency requests in
+// flight, partitioning the key space by delimiter-discovered common prefixes.
+Status list_parallel(ObjectStore& store, PollReactor& loop, const BuildOptions& options,
+                     ObjectCollector& out, BuildProgress& progress);
+
+// Reads a manifest (see index/manifest.h) into `out`. Malformed lines stop the build with an
+// error naming the line.
+Status read_manifest(const std::string& path, const BuildOptions& options, ObjectCollector& out,
+                     BuildProgress& progress);
+
+// Lays out the collected objects and writes the index to out_path.
+Result<BuildReport> write_index(ObjectCollector& objects, const BuildOptions& options,
+                                const std::string& out_path, BuildProgress& progress);
+
+}  // namespace shoal::index

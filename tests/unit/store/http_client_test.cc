@@ -1,0 +1,518 @@
+#include "store/http/http_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/poll_reactor.h"
+
+namespace shoal {
+namespace {
+
+// What the test server received.
+struct Received {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent
+  std::string body;
+};
+
+// What it does about it.
+struct Reply {
+  std::string bytes;   // written verbatim
+  bool close = false;  // close the connection after writing
+  bool hang = false;   // write, then stay silent until the server stops
+};
+
+// A minimal HTTP/1.1 server on 127.0.0.1: one thread per connection, keep-alive, requests with
+// a Content-Length body. Enough to show what the client puts on the wire and how it copes with
+// servers that misbehave.
+class TestServer {
+ public:
+  using Handler = std::function<Reply(const Received&)>;
+
+  explicit TestServer(Handler handler) : handler_(std::move(handler)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 64) != 0)
+      std::abort();
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+
+  ~TestServer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    cv_.notify_all();
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    for (auto& t : workers_) t.join();
+    ::close(listen_fd_);
+  }
+
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  int connections() const { return connections_.load(); }
+  int requests() const { return requests_.load(); }
+  std::vector<Received> received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void accept_loop() {
+    while (true) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        ::close(fd);
+        return;
+      }
+      ++connections_;
+      conn_fds_.push_back(fd);
+      workers_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+
+  void serve(int fd) {
+    std::string buf;
+    while (auto request = read_request(fd, buf)) {
+      ++requests_;
+      {
+        std::lock_guard lock(mu_);
+        received_.push_back(*request);
+      }
+      Reply reply = handler_(*request);
+      write_all(fd, reply.bytes);
+      if (reply.hang) {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_; });
+      }
+      if (reply.close || reply.hang) break;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    std::lock_guard lock(mu_);
+    // Closed under the lock so the destructor never shuts down a recycled descriptor.
+    std::erase(conn_fds_, fd);
+    ::close(fd);
+  }
+
+  static std::optional<Received> read_request(int fd, std::string& buf) {
+    size_t head_end;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos)
+      if (!read_more(fd, buf)) return std::nullopt;
+    Received r;
+    std::string head = buf.substr(0, head_end);
+    buf.erase(0, head_end + 4);
+    size_t line_end = head.find("\r\n");
+    std::string request_line = head.substr(0, line_end);
+    size_t sp1 = request_line.find(' '), sp2 = request_line.rfind(' ');
+    r.method = request_line.substr(0, sp1);
+    r.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+    size_t content_length = 0;
+    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t end = head.find("\r\n", pos);
+      if (end == std::string::npos) end = head.size();
+      std::string line = head.substr(pos, end - pos);
+      size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      std::string value = line.substr(colon + 2);
+      if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
+      r.headers.emplace_back(name, value);
+      pos = end + 2;
+    }
+    while (buf.size() < content_length)
+      if (!read_more(fd, buf)) return std::nullopt;
+    r.body = buf.substr(0, content_length);
+    buf.erase(0, content_length);
+    return r;
+  }
+
+  static bool read_more(int fd, std::string& buf) {
+    char chunk[65536];
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  static void write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  Handler handler_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<int> conn_fds_;
+  std::vector<std::thread> workers_;
+  std::vector<Received> received_;
+  std::atomic<int> connections_{0};
+  std::atomic<int> requests_{0};
+};
+
+std::string http_reply(int status, std::string body, std::string extra_headers = "") {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+}
+
+Reply echo(const Received& r) {
+  return Reply{http_reply(200, r.body, "X-Method: " + r.method + "\r\n")};
+}
+
+HttpRequest request_to(const TestServer& server, std::string method, std::string path) {
+  HttpRequest req;
+  req.scheme = "http";
+  req.host = server.host();
+  req.method = std::move(method);
+  req.path = std::move(path);
+  return req;
+}
+
+std::unique_ptr<HttpClient> make_client(Reactor& loop, HttpClientOptions options = {}) {
+  auto client = HttpClient::create(loop, options);
+  if (!client.ok()) {
+    ADD_FAILURE() << client.error().describe();
+    return nullptr;
+  }
+  return std::move(client).value();
+}
+
+// Sends one request and runs the loop until its callback ran.
+Result<HttpResponse> exchange(PollReactor& loop, HttpClient& client, HttpRequest req) {
+  std::optional<Result<HttpResponse>> out;
+  client.send(std::move(req), [&](Result<HttpResponse> r) { out.emplace(std::move(r)); });
+  if (!loop.run_until([&] { return out.has_value(); }))
+    return Error(ErrorKind::kInternal, "the loop went idle before the callback ran");
+  return std::move(*out);
+}
+
+TEST(HttpClient, GetReturnsStatusLowerCasedHeadersAndBodyNeverInline) {
+  TestServer server([](const Received&) {
+    return Reply{http_reply(200, "hello", "X-Custom-Header:  Mixed Value \r\n")};
+  });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  std::optional<Result<HttpResponse>> out;
+  client->send(request_to(server, "GET", "/a"), [&](Result<HttpResponse> r) { out.emplace(r); });
+  EXPECT_FALSE(out.has_value()) << "callback ran inline from send()";
+  ASSERT_TRUE(loop.run_until([&] { return out.has_value(); }));
+  ASSERT_TRUE(out->ok()) << out->error().describe();
+  const HttpResponse& resp = out->value();
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.body, "hello");
+  ASSERT_NE(resp.header("x-custom-header"), nullptr);
+  EXPECT_EQ(*resp.header("x-custom-header"), "Mixed Value");
+  for (const auto& [name, value] : resp.headers) {
+    for (char c : name) EXPECT_FALSE(std::isupper(static_cast<unsigned char>(c))) << name;
+  }
+  EXPECT_EQ(client->requests_sent(), 1u);
+  EXPECT_EQ(client->in_flight(), 0u);
+}
+
+TEST(HttpClient, HttpErrorStatusIsAResponseNotAnError) {
+  TestServer server([](const Received&) { return Reply{http_reply(404, "<Error/>")}; });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  auto r = exchange(loop, *client, request_to(server, "GET", "/missing"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->body, "<Error/>");
+}
+
+TEST(HttpClient, SendsHeadersAndEncodedTargetWithoutNormalizingDotSegments) {
+  TestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  HttpRequest req = request_to(server, "GET", "/b/a b//./../c+d%");
+  req.query = {{"list-type", "2"}, {"prefix", "x/y z"}, {"uploads", ""}};
+  req.headers = {{"X-Amz-Date", "20240101T000000Z"}, {"Range", "bytes=1-2"}};
+  auto r = exchange(loop, *client, req);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  auto got = server.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "GET");
+  EXPECT_EQ(got[0].target, "/b/a%20b//./../c%2Bd%25?list-type=2&prefix=x%2Fy%20z&uploads");
+  auto has = [&](std::string_view name, std::string_view value) {
+    for (const auto& [n, v] : got[0].headers)
+      if (strcasecmp(n.c_str(), std::string(name).c_str()) == 0 && v == value) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("X-Amz-Date", "20240101T000000Z"));
+  EXPECT_TRUE(has("Range", "bytes=1-2"));
+  EXPECT_TRUE(has("Host", server.host()));
+  for (const auto& [n, v] : got[0].headers) {
+    EXPECT_NE(strcasecmp(n.c_str(), "expect"), 0) << "no 100-continue round trip";
+    EXPECT_NE(strcasecmp(n.c_str(), "accept"), 0) << "no unsigned Accept header";
+  }
+}
+
+TEST(HttpClient, MethodsAndBodies) {
+  TestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+
+  HttpRequest put = request_to(server, "PUT", "/k");
+  put.body = Body::from_string("payload");
+  auto r = exchange(loop, *client, put);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->body, "payload");
+  EXPECT_EQ(*r->header("x-method"), "PUT");
+
+  HttpRequest empty_put = request_to(server, "PUT", "/empty");
+  r = exchange(loop, *client, empty_put);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->body, "");
+  EXPECT_EQ(server.received().back().method, "PUT");
+
+  HttpRequest post = request_to(server, "POST", "/k");
+  post.query = {{"uploads", ""}};
+  r = exchange(loop, *client, post);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(*r->header("x-method"), "POST");
+
+  r = exchange(loop, *client, request_to(server, "DELETE", "/k"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(*r->header("x-method"), "DELETE");
+
+  HttpRequest head = request_to(server, "HEAD", "/k");
+  r = exchange(loop, *client, head);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(*r->header("x-method"), "HEAD");
+  EXPECT_EQ(r->body, "");
+}
+
+TEST(HttpClient, UploadsAFileRegionWithoutLoadingTheFile) {
+  TestServer server(echo);
+  auto path = std::filesystem::temp_directory_path() /
+              ("shoal_http_body_" + std::to_string(::getpid()));
+  std::string content;
+  for (int i = 0; i < (1 << 20); ++i) content.push_back(static_cast<char>((i * 131) % 251));
+  std::ofstream(path, std::ios::binary) << content;
+
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  HttpRequest put = request_to(server, "PUT", "/part");
+  put.body = Body::from_file(path, 1000, 300000);
+  auto r = exchange(loop, *client, put);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->body.size(), 300000u);
+  EXPECT_TRUE(r->body == content.substr(1000, 300000));
+}
+
+TEST(HttpClient, UnreadableOrShortBodyFileIsALocalError) {
+  TestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+
+  std::optional<Result<HttpResponse>> out;
+  HttpRequest put = request_to(server, "PUT", "/x");
+  put.body = Body::from_file("/nonexistent/shoal/body", 0, 10);
+  client->send(put, [&](Result<HttpResponse> res) { out.emplace(std::move(res)); });
+  EXPECT_FALSE(out.has_value()) << "callback ran inline from send()";
+  ASSERT_TRUE(loop.run_until([&] { return out.has_value(); }));
+  ASSERT_FALSE(out->ok());
+  EXPECT_EQ(out->error().kind, ErrorKind::kNotFound);
+  EXPECT_NE(out->error().message.find("/nonexistent/shoal/body"), std::string::npos);
+
+  auto path = std::filesystem::temp_directory_path() /
+              ("shoal_http_short_" + std::to_string(::getpid()));
+  std::ofstream(path, std::ios::binary) << "0123456789";
+  put.body = Body::from_file(path, 5, 100);  // the file ends 95 bytes early
+  auto r = exchange(loop, *client, put);
+  std::filesystem::remove(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kIo) << r.error().describe();
+  EXPECT_NE(r.error().message.find("shorter"), std::string::npos) << r.error().describe();
+}
+
+TEST(HttpClient, ConnectionRefusedIsANetworkError) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);  // nothing listens on this port now
+
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  HttpRequest req;
+  req.scheme = "http";
+  req.host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  req.path = "/k";
+  auto r = exchange(loop, *client, req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kNetwork) << r.error().describe();
+  EXPECT_NE(r.error().message.find("GET " + req.host + "/k"), std::string::npos)
+      << r.error().describe();
+}
+
+TEST(HttpClient, TruncatedBodyIsANetworkError) {
+  TestServer server([](const Received&) {
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", /*close=*/true};
+  });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  auto r = exchange(loop, *client, request_to(server, "GET", "/k"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kNetwork) << r.error().describe();
+  EXPECT_NE(r.error().message.find("truncated"), std::string::npos) << r.error().describe();
+}
+
+TEST(HttpClient, ResetBeforeAnswerIsANetworkError) {
+  TestServer server([](const Received&) { return Reply{"", /*close=*/true}; });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  auto r = exchange(loop, *client, request_to(server, "GET", "/k"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kNetwork) << r.error().describe();
+}
+
+TEST(HttpClient, StalledTransferTimesOut) {
+  TestServer server([](const Received&) {
+    Reply reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome"};
+    reply.hang = true;
+    return reply;
+  });
+  PollReactor loop;
+  HttpClientOptions options;
+  options.stall_timeout = std::chrono::seconds(1);
+  auto client = make_client(loop, options);
+  ASSERT_NE(client, nullptr);
+  auto r = exchange(loop, *client, request_to(server, "GET", "/k"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kTimeout) << r.error().describe();
+}
+
+TEST(HttpClient, ReusesOneConnectionForSequentialRequests) {
+  TestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    auto r = exchange(loop, *client, request_to(server, "GET", "/k" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+  }
+  EXPECT_EQ(server.requests(), 5);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClient, ConcurrentRequestsStayWithinTheHostConnectionLimit) {
+  TestServer server(echo);
+  PollReactor loop;
+  HttpClientOptions options;
+  options.max_host_connections = 2;
+  auto client = make_client(loop, options);
+  ASSERT_NE(client, nullptr);
+  int done = 0;
+  for (int i = 0; i < 20; ++i) {
+    HttpRequest put = request_to(server, "PUT", "/k");
+    put.body = Body::from_string(std::string(1000 + i, 'x'));
+    client->send(put, [&, i](Result<HttpResponse> r) {
+      ++done;
+      ASSERT_TRUE(r.ok()) << r.error().describe();
+      EXPECT_EQ(r->body.size(), 1000u + i);
+    });
+  }
+  ASSERT_TRUE(loop.run_until([&] { return done == 20; }));
+  EXPECT_EQ(server.requests(), 20);
+  EXPECT_LE(server.connections(), 2);
+}
+
+TEST(HttpClient, DestroyingTheClientDropsInFlightCallbacksAndReleasesTheLoop) {
+  TestServer server([](const Received&) {
+    Reply reply;
+    reply.hang = true;  // never answers
+    return reply;
+  });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  int called = 0;
+  for (int i = 0; i < 3; ++i)
+    client->send(request_to(server, "GET", "/k"), [&](Result<HttpResponse>) { ++called; });
+  ASSERT_TRUE(loop.run_until([&] { return server.requests() == 3; }));
+  client.reset();
+  EXPECT_EQ(called, 0);
+  // Every socket and timer of the client is gone: the loop has nothing left to wait for.
+  EXPECT_FALSE(loop.run_once(std::chrono::milliseconds(0)));
+  EXPECT_EQ(called, 0);
+}
+
+TEST(HttpClient, DestroyingTheClientDropsPendingLocalFailures) {
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  bool called = false;
+  HttpRequest put;
+  put.method = "PUT";
+  put.host = "127.0.0.1:1";
+  put.body = Body::from_file("/nonexistent/shoal/body", 0, 1);
+  client->send(put, [&](Result<HttpResponse>) { called = true; });
+  client.reset();
+  while (loop.run_once(std::chrono::milliseconds(0))) {
+  }
+  EXPECT_FALSE(called);
+}
+
+TEST(HttpClient, ACallbackMayDestroyTheClient) {
+  TestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  int called = 0;
+  for (int i = 0; i < 4; ++i)
+    client->send(request_to(server, "GET", "/k"), [&](Result<HttpResponse> r) {
+      ++called;
+      EXPECT_TRUE(r.ok());
+      client.reset();
+    });
+  ASSERT_TRUE(loop.run_until([&] { return called > 0; }));
+  while (loop.run_once(std::chrono::milliseconds(0))) {
+  }
+  EXPECT_EQ(called, 1);  // the others were dropped with the client
+  EXPECT_EQ(client, nullptr);
+}
+
+}  // namespace
+}  // namespace shoal

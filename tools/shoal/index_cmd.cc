@@ -1,0 +1,322 @@
+// shoal index build|info|ls|verify|export: build a volume's index and look inside one.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "index/builder.h"
+#include "index/index_file.h"
+#include "store/uri.h"
+#include "tools/shoal/commands.h"
+#include "tools/shoal/store_options.h"
+
+namespace shoal::cli {
+namespace {
+
+using index::IndexFile;
+
+struct IndexOptions {
+  std::string uri;
+  std::string output;
+  std::string manifest;
+  bool keep_mtime = false;
+  int list_concurrency = 16;
+  std::string file;
+  std::string path;
+  std::string image;
+  int fetch_concurrency = 16;
+  StoreOptions store;
+};
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) { v /= 1024; ++u; }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+double seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// One status line redrawn in place on a terminal; silent when stderr is a file or pipe.
+void print_progress(const index::BuildProgress& p) {
+  if (!::isatty(STDERR_FILENO)) return;
+  double s = seconds(p.elapsed);
+  std::fprintf(stderr, "\r\033[K%s: %llu objects, %llu requests, %.0f objects/s, %.1f s", p.phase,
+               static_cast<unsigned long long>(p.objects),
+               static_cast<unsigned long long>(p.requests), s > 0 ? p.objects / s : 0.0, s);
+}
+
+void end_progress() {
+  if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
+}
+
+void print_report(const index::BuildReport& r, const std::string& out) {
+  std::printf("index %s: %llu objects → %llu files in %llu directories, %llu skipped\n",
+              out.c_str(), static_cast<unsigned long long>(r.objects),
+              static_cast<unsigned long long>(r.files),
+              static_cast<unsigned long long>(r.directories),
+              static_cast<unsigned long long>(r.skipped.size()));
+  std::printf("  device %s (data %s), index file %s (%.0f B/object), %llu list requests, %.2f s\n",
+              human_bytes(r.device_bytes).c_str(), human_bytes(r.data_bytes).c_str(),
+              human_bytes(r.index_bytes).c_str(),
+              r.objects ? static_cast<double>(r.index_bytes) / static_cast<double>(r.objects) : 0.0,
+              static_cast<unsigned long long>(r.list_requests), seconds(r.elapsed));
+  if (r.outside_prefix)
+    std::printf("  %llu manifest rows outside the prefix were ignored\n",
+                static_cast<unsigned long long>(r.outside_prefix));
+  size_t shown = 0;
+  for (const index::SkippedKey& s : r.skipped) {
+    if (++shown > 20) {
+      std::printf("  … %zu more skipped keys: see `shoal index info %s`\n", r.skipped.size() - 20,
+                  out.c_str());
+      break;
+    }
+    std::printf("  skipped (%s): %s\n", std::string(to_string(s.reason)).c_str(), s.key.c_str());
+  }
+}
+
+int run_build(const IndexOptions& o) {
+  auto uri = parse_object_uri(o.uri);
+  if (!uri.ok()) return report_usage(uri.error().message);
+  index::BuildOptions build;
+  build.source = uri->to_string();
+  build.prefix = index::directory_prefix(uri->prefix);
+  build.keep_mtime = o.keep_mtime;
+  build.list_concurrency = o.list_concurrency;
+  build.progress = print_progress;
+
+  index::ObjectCollector objects;
+  index::BuildProgress progress;
+  Status collected;
+  if (!o.manifest.empty()) {
+    collected = index::read_manifest(o.manifest, build, objects, progress);
+  } else {
+    int exit_code = 0;
+    auto opened = open_from_args(o.uri, o.store, exit_code);
+    if (!opened) return exit_code;
+    collected = index::list_parallel(opened->store.async(), opened->store.reactor(), build,
+                                     objects, progress);
+  }
+  if (!collected.ok()) {
+    end_progress();
+    return report_failure("index build " + build.source, collected.error());
+  }
+  auto report = index::write_index(objects, build, o.output, progress);
+  end_progress();
+  if (!report.ok()) return report_failure("index build " + build.source, report.error());
+  print_report(*report, o.output);
+  return 0;
+}
+
+Result<IndexFile> open_index(const std::string& path) { return IndexFile::open(path); }
+
+int run_info(const IndexOptions& o) {
+  auto file = open_index(o.file);
+  if (!file.ok()) return report_failure("index info", file.error());
+  const index::IndexSummary& s = file->summary();
+  std::printf("index:      %s (SHIX v%u, %s)\n", o.file.c_str(), index::kFormatVersion,
+              human_bytes(file->file_bytes()).c_str());
+  std::printf("device:     %s (%llu blocks, %u of EROFS metadata)\n",
+              human_bytes(file->device_bytes()).c_str(),
+              static_cast<unsigned long long>(s.device_blocks), s.metadata_blocks);
+  std::printf("objects:    %llu (%llu with data)\n", static_cast<unsigned long long>(s.object_count),
+              static_cast<unsigned long long>(s.extent_count));
+  std::string_view info = file->build_info();
+  std::fwrite(info.data(), 1, info.size(), stdout);
+  return 0;
+}
+
+// The volume's paths are the keys relative to the prefix, so the object table alone answers
+// "what is in this directory": immediate children of PATH, directories first marked with '/'.
+int run_ls(const IndexOptions& o) {
+  auto file = open_index(o.file);
+  if (!file.ok()) return report_failure("index ls", file.error());
+  std::string dir = o.path;
+  while (!dir.empty() && dir.front() == '/') dir.erase(0, 1);
+  if (!dir.empty() && dir.back() != '/') dir.push_back('/');
+  std::map<std::string, const index::ObjectRecord*> files;
+  std::set<std::string> dirs;
+  bool found = dir.empty();
+  for (const index::ObjectRecord& r : file->objects()) {
+    if (r.flags & 1) continue;  // skipped at build time
+    std::string_view key = file->key(r);
+    if (!key.starts_with(dir)) continue;
+    found = true;
+    std::string_view rest = key.substr(dir.size());
+    if (rest.empty()) continue;
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) dirs.emplace(rest.substr(0, slash));
+    else files.emplace(std::string(rest), &r);
+  }
+  if (!found) return report_failure("index ls", Error(ErrorKind::kNotFound, "no directory /" + dir + " in " + o.file));
+  for (const std::string& d : dirs) std::printf("%12s  %s/\n", "DIR", d.c_str());
+  for (const auto& [name, r] : files)
+    std::printf("%12llu  %s\n", static_cast<unsigned long long>(r->size), name.c_str());
+  return 0;
+}
+
+int run_verify(const IndexOptions& o) {
+  auto file = open_index(o.file);
+  if (!file.ok()) return report_failure("index verify", file.error());
+  Status entries = file->check_entries();
+  if (!entries.ok()) return report_failure("index verify " + o.file, entries.error());
+  std::printf("%s: ok (header, %d section checksums, %llu extents, %llu objects)\n",
+              o.file.c_str(), 5, static_cast<unsigned long long>(file->summary().extent_count),
+              static_cast<unsigned long long>(file->summary().object_count));
+  return 0;
+}
+
+std::string build_info_value(std::string_view info, std::string_view key) {
+  std::string needle = std::string(key) + ": ";
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t end = info.find('\n', pos);
+    if (end == std::string_view::npos) end = info.size();
+    std::string_view line = info.substr(pos, end - pos);
+    if (line.starts_with(needle)) return std::string(line.substr(needle.size()));
+    pos = end + 1;
+  }
+  return {};
+}
+
+Status pwrite_all(int fd, const char* data, size_t len, uint64_t offset) {
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("writing the image", errno);
+    data += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+bool all_zero(const std::string& data) {
+  return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+}
+
+// Fetches every object with data and writes it at its extent, `concurrency` ranged GETs of at
+// most 8 MiB at a time, each pinned to the indexed ETag and checked against the indexed size.
+// All-zero chunks are not written, so sparse objects stay sparse in the image.
+Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingStore& store,
+                     int fd, int concurrency) {
+  constexpr uint64_t kChunk = 8ull << 20;
+  struct Piece {
+    const index::Extent* extent;
+    uint64_t offset;
+  };
+  std::deque<Piece> queue;
+  for (const index::Extent& e : file.extents())
+    for (uint64_t off = 0; off < file.objects()[e.object].size; off += kChunk) queue.push_back({&e, off});
+  int in_flight = 0;
+  uint64_t done = 0, total = queue.size();
+  std::optional<Error> failed;
+  bool pin = store.async().capabilities().if_match;
+  std::function<void()> pump = [&] {
+    while (!failed && in_flight < concurrency && !queue.empty()) {
+      Piece piece = queue.front();
+      queue.pop_front();
+      const index::ObjectRecord& r = file.objects()[piece.extent->object];
+      std::string key = prefix + std::string(file.key(r));
+      std::string etag(file.etag(r));
+      uint64_t length = std::min(kChunk, r.size - piece.offset);
+      ++in_flight;
+      GetQuery q{.key = key, .range = ByteRange{piece.offset, length}, .if_match = pin ? etag : ""};
+      store.async().get(std::move(q), [&, piece, key, etag, length, size = r.size](Result<GetReply> reply) {
+        --in_flight;
+        Status s = reply.ok() ? Status{} : Status(std::move(reply).error());
+        if (s.ok() && (reply->data.size() != length || reply->info.size != size ||
+                       (!etag.empty() && reply->info.etag != etag)))
+          s = Error(ErrorKind::kPreconditionFailed, key + " changed since it was indexed");
+        if (s.ok() && !all_zero(reply->data))
+          s = pwrite_all(fd, reply->data.data(), reply->data.size(),
+                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset);
+        if (!s.ok() && !failed) failed = s.error().with_context("exporting " + key);
+        if (++done % 256 == 0 && ::isatty(STDERR_FILENO))
+          std::fprintf(stderr, "\r\033[Kexport: %llu / %llu pieces",
+                       static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+        pump();
+      });
+    }
+  };
+  pump();
+  store.reactor().run_until([&] { return in_flight == 0 && (failed || queue.empty()); });
+  end_progress();
+  if (failed) return *failed;
+  return {};
+}
+
+int run_export(const IndexOptions& o) {
+  auto file = open_index(o.file);
+  if (!file.ok()) return report_failure("index export", file.error());
+  std::string source = build_info_value(file->build_info(), "source");
+  std::string prefix = build_info_value(file->build_info(), "prefix");
+  int exit_code = 0;
+  auto opened = open_from_args(source, o.store, exit_code);
+  if (!opened) return exit_code;
+  int fd = ::open(o.image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return report_failure("index export", errno_error("creating " + o.image, errno));
+  Status s = pwrite_all(fd, reinterpret_cast<const char*>(file->metadata().data()),
+                        file->metadata().size(), 0);
+  if (s.ok() && ::ftruncate(fd, static_cast<off_t>(file->device_bytes())) != 0)
+    s = errno_error("sizing " + o.image, errno);
+  if (s.ok()) s = fetch_extents(*file, prefix, opened->store, fd, std::max(o.fetch_concurrency, 1));
+  if (s.ok() && ::fsync(fd) != 0) s = errno_error("fsync " + o.image, errno);
+  ::close(fd);
+  if (!s.ok()) return report_failure("index export " + o.image, s.error());
+  std::printf("%s: %s EROFS image, %llu objects fetched from %s\n", o.image.c_str(),
+              human_bytes(file->device_bytes()).c_str(),
+              static_cast<unsigned long long>(file->summary().extent_count), source.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void register_index(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<IndexOptions>();
+  CLI::App* index = app.add_subcommand("index", "Build an index of a bucket prefix, or inspect one");
+  index->require_subcommand(1);
+
+  CLI::App* build = index->add_subcommand("build", "List (or read a manifest of) a prefix and write its index");
+  build->add_option("URI", o->uri, "What the volume serves: oss://bucket/prefix, s3://…, file:///dir")->required();
+  build->add_option("-o,--output", o->output, "The index file to write")->required();
+  build->add_option("--from-manifest", o->manifest,
+                    "Read objects from a CSV manifest (key,size,etag,mtime) instead of listing");
+  build->add_flag("--keep-mtime", o->keep_mtime, "Keep each object's mtime (extended inodes)");
+  build->add_option("--list-concurrency", o->list_concurrency, "List requests in flight")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  add_store_options(*build, o->store);
+  build->callback([o, &exit_code] { exit_code = run_build(*o); });
+
+  CLI::App* info = index->add_subcommand("info", "Show an index's summary and build report");
+  info->add_option("FILE", o->file, "Index file")->required();
+  info->callback([o, &exit_code] { exit_code = run_info(*o); });
+
+  CLI::App* ls = index->add_subcommand("ls", "List a directory of the volume an index describes");
+  ls->add_option("FILE", o->file, "Index file")->required();
+  ls->add_option("PATH", o->path, "Directory inside the volume (default: the root)");
+  ls->callback([o, &exit_code] { exit_code = run_ls(*o); });
+
+  CLI::App* verify = index->add_subcommand("verify", "Check an index's checksums and every entry");
+  verify->add_option("FILE", o->file, "Index file")->required();
+  verify->callback([o, &exit_code] { exit_code = run_verify(*o); });
+
+  CLI::App* exp = index->add_subcommand("export", "Write the complete EROFS image, fetching every object");
+  exp->add_option("FILE", o->file, "Index file")->required();
+  exp->add_option("IMAGE", o->image, "Image file to write")->required();
+  exp->add_option("--concurrency", o->fetch_concurrency, "GETs in flight")->capture_default_str();
+  add_store_options(*exp, o->store);
+  exp->callback([o, &exit_code] { exit_code = run_export(*o); });
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,58 @@
+// shoal put FILE URI: uploads a local file as one object with a single PUT, read from disk as
+// it is sent. A URI ending in '/' (or naming a bucket only) gets the file's name appended.
+#include <sys/stat.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+
+#include "tools/shoal/commands.h"
+#include "tools/shoal/store_options.h"
+
+namespace shoal::cli {
+namespace {
+
+struct PutOptions {
+  std::string file;
+  std::string uri;
+  StoreOptions store;
+};
+
+Result<uint64_t> regular_file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error(path, errno);
+  if (!S_ISREG(st.st_mode)) return Error(ErrorKind::kInvalidArgument, path + " is not a file");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+int run_put(const PutOptions& o) {
+  int exit_code = 0;
+  auto opened = open_from_args(o.uri, o.store, exit_code);
+  if (!opened) return exit_code;
+  ObjectUri& target = opened->uri;
+  if (target.prefix.empty() || target.prefix.ends_with('/')) target.prefix += base_name(o.file);
+  auto size = regular_file_size(o.file);
+  if (!size.ok()) return report_failure("put " + o.file, size.error());
+  auto put = opened->store.put(target.prefix, Body::from_file(o.file, 0, *size));
+  if (!put.ok()) return report_failure("put " + target.to_string(), put.error());
+  std::printf("put %s (%" PRIu64 " bytes, etag %s)\n", target.to_string().c_str(), *size,
+              put->etag.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void register_put(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<PutOptions>();
+  CLI::App* cmd = app.add_subcommand("put", "Upload a local file as one object");
+  cmd->add_option("FILE", options->file, "The local file to upload")->required();
+  cmd->add_option("URI", options->uri,
+                  "Where to: s3://bucket/key, or s3://bucket/dir/ to keep the file's name")
+      ->required();
+  add_store_options(*cmd, options->store);
+  cmd->callback([options, &exit_code] { exit_code = run_put(*options); });
+}
+
+}  // namespace shoal::cli
