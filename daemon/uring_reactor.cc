@@ -65,7 +65,7 @@ __kernel_timespec to_timespec(std::chrono::nanoseconds ns) {
 Result<std::unique_ptr<UringReactor>> UringReactor::create(Options options) {
   int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) return errno_error("eventfd for the io_uring reactor", errno);
-  std::unique_ptr<UringReactor> r(new UringReactor(wake_fd, false));
+  std::unique_ptr<UringReactor> r(new UringReactor(wake_fd));
   SHOAL_TRY(r->init_ring(options.entries));
   if (options.poll_mode == PollMode::kAuto) {
     SHOAL_TRY(r->detect_multishot());
@@ -74,8 +74,6 @@ Result<std::unique_ptr<UringReactor>> UringReactor::create(Options options) {
   }
   return r;
 }
-
-UringReactor::UringReactor(int wake_fd, bool multishot) : wake_fd_(wake_fd), multishot_(multishot) {}
 
 UringReactor::~UringReactor() {
   if (ring_ready_) {
@@ -129,7 +127,7 @@ Status UringReactor::detect_multishot() {
 
 uint64_t UringReactor::next_user_data(uint64_t tag) { return (tag << kTagShift) | next_seq_++; }
 
-void UringReactor::enqueue(uint64_t user_data, const Prep& prep) {
+void UringReactor::enqueue(uint64_t user_data, Prep prep) {
   io_uring_sqe* sqe = nullptr;
   if (backlog_.empty()) {  // an SQE must not overtake older ones waiting in the backlog
     sqe = io_uring_get_sqe(&ring_);
@@ -139,7 +137,7 @@ void UringReactor::enqueue(uint64_t user_data, const Prep& prep) {
     }
   }
   if (sqe == nullptr) {
-    backlog_.push_back(PendingSqe{user_data, prep});
+    backlog_.push_back(PendingSqe{user_data, std::move(prep)});
     return;
   }
   prep(sqe);
@@ -257,7 +255,7 @@ void UringReactor::post(std::function<void()> fn) {
 UringReactor::OpId UringReactor::submit(Prep prep, Completion done) {
   OpId id = next_user_data(kOpTag);
   ops_.emplace(id, std::move(done));
-  enqueue(id, prep);
+  enqueue(id, std::move(prep));
   return id;
 }
 
@@ -309,9 +307,7 @@ void UringReactor::round(std::chrono::nanoseconds max_wait) {
 }
 
 std::chrono::nanoseconds UringReactor::wait_budget(std::chrono::nanoseconds max_wait) {
-  if (has_posted() || !backlog_.empty() || stop_requested_.load()) {
-    return std::chrono::nanoseconds(0);
-  }
+  if (has_posted() || !backlog_.empty()) return std::chrono::nanoseconds(0);
   if (timer_queue_.empty()) return max_wait;
   auto left = timer_queue_.begin()->first - Clock::now();
   return std::clamp<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(0), max_wait);

@@ -120,12 +120,12 @@ class UringReactor final : public Reactor {
     uint32_t flags;
   };
 
-  UringReactor(int wake_fd, bool multishot);
+  explicit UringReactor(int wake_fd) : wake_fd_(wake_fd) {}
   Status init_ring(unsigned entries);
   Status detect_multishot();
 
   uint64_t next_user_data(uint64_t tag);
-  void enqueue(uint64_t user_data, const Prep& prep);
+  void enqueue(uint64_t user_data, Prep prep);
   void flush_backlog();
   void arm(int fd, Watch& w);
   void disarm(Watch& w);
@@ -149,7 +149,7 @@ class UringReactor final : public Reactor {
   io_uring ring_{};
   bool ring_ready_ = false;
   int wake_fd_;
-  bool multishot_;
+  bool multishot_ = false;
   uint64_t next_seq_ = 1;
 
   std::unordered_map<int, Watch> watches_;

@@ -98,7 +98,6 @@ Result<CacheBuffer> MemoryCache::insert(CacheReservation reservation, CacheKey k
   // one-hit wonder after all, so it skips probation.
   if (take_ghost(packed)) {
     ++stats_.ghost_hits;
-    e.queue = Queue::kMain;
     main_.push_back(packed);
   } else {
     small_.push_back(packed);
@@ -156,7 +155,6 @@ MemoryCache::Step MemoryCache::step_small() {
   }
   small_bytes_ -= e.charge;
   if (e.freq > 0) {
-    e.queue = Queue::kMain;
     main_.push_back(key);
     return Step::kMoved;
   }

@@ -100,13 +100,11 @@ class MemoryCache {
   CacheStats stats() const;
 
  private:
-  enum class Queue : uint8_t { kSmall, kMain };
   enum class Step { kEvicted, kMoved, kPinned };
   struct Entry {
     CacheBuffer data;
     uint64_t charge = 0;
     uint8_t freq = 0;  // lookups since insertion or since the last pass through main, max 3
-    Queue queue = Queue::kSmall;
     bool prefetched = false;
     bool used = false;
   };

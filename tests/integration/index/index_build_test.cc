@@ -19,13 +19,13 @@ namespace fs = std::filesystem;
 
 const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 
-struct Run {
+struct CommandResult {
   int status;
   std::string out;
 };
 
-Run run(const std::string& command) {
-  Run r{-1, ""};
+CommandResult sh(const std::string& command) {
+  CommandResult r{-1, ""};
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -108,7 +108,7 @@ class IndexBuildTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "this test mounts EROFS and must run as root";
     ASSERT_TRUE(fs::exists(kShoal)) << kShoal << " is missing: build the shoal target";
-    ASSERT_EQ(run("command -v fsck.erofs").status, 0) << "fsck.erofs missing: run scripts/setup";
+    ASSERT_EQ(sh("command -v fsck.erofs").status, 0) << "fsck.erofs missing: run scripts/setup";
     char tmpl[] = "/tmp/shoal-index-build-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -148,28 +148,28 @@ TEST_F(IndexBuildTest, ExportedImagePassesFsckAndMountsWithEveryFileIntact) {
   write_file(src_ / bad, 10, 1);
 
   fs::path index = dir_ / "data.shix", image = dir_ / "data.img", mnt = dir_ / "mnt";
-  Run build = run(kShoal + " index build file://" + src_.string() + " -o " + index.string());
+  CommandResult build = sh(kShoal + " index build file://" + src_.string() + " -o " + index.string());
   ASSERT_EQ(build.status, 0) << build.out;
   EXPECT_NE(build.out.find("1 skipped"), std::string::npos) << build.out;
 
-  Run verify = run(kShoal + " index verify " + index.string());
+  CommandResult verify = sh(kShoal + " index verify " + index.string());
   ASSERT_EQ(verify.status, 0) << verify.out;
-  Run info = run(kShoal + " index info " + index.string());
+  CommandResult info = sh(kShoal + " index info " + index.string());
   ASSERT_EQ(info.status, 0) << info.out;
   EXPECT_NE(info.out.find("skipped: control-character\tdata/" + bad), std::string::npos) << info.out;
 
-  Run ls = run(kShoal + " index ls " + index.string() + " names");
+  CommandResult ls = sh(kShoal + " index ls " + index.string() + " names");
   ASSERT_EQ(ls.status, 0) << ls.out;
   EXPECT_NE(ls.out.find("ünïcødé-日本.txt"), std::string::npos) << ls.out;
 
-  Run exported = run(kShoal + " index export " + index.string() + " " + image.string());
+  CommandResult exported = sh(kShoal + " index export " + index.string() + " " + image.string());
   ASSERT_EQ(exported.status, 0) << exported.out;
-  Run fsck = run("fsck.erofs " + image.string());
+  CommandResult fsck = sh("fsck.erofs " + image.string());
   ASSERT_EQ(fsck.status, 0) << fsck.out;
 
   fs::create_directories(mnt);
   ScopedMount guard(mnt);
-  Run mount = run("mount -t erofs -o ro,loop " + image.string() + " " + mnt.string());
+  CommandResult mount = sh("mount -t erofs -o ro,loop " + image.string() + " " + mnt.string());
   ASSERT_EQ(mount.status, 0) << mount.out;
   guard.set_mounted();
 
@@ -190,7 +190,7 @@ TEST_F(IndexBuildTest, CorruptOrTruncatedIndexIsRefusedNamingTheSection) {
   write_file(src_ / "a.bin", 5000, 1);
   write_file(src_ / "b.bin", 10, 2);
   fs::path index = dir_ / "data.shix";
-  ASSERT_EQ(run(kShoal + " index build file://" + src_.string() + " -o " + index.string()).status, 0);
+  ASSERT_EQ(sh(kShoal + " index build file://" + src_.string() + " -o " + index.string()).status, 0);
   std::string pristine;
   {
     std::ifstream f(index, std::ios::binary);
@@ -203,14 +203,14 @@ TEST_F(IndexBuildTest, CorruptOrTruncatedIndexIsRefusedNamingTheSection) {
     damaged[at] = static_cast<char>(damaged[at] ^ 0x40);
     std::ofstream(index, std::ios::binary | std::ios::trunc) << damaged;
     for (std::string cmd : {"verify", "info"}) {
-      Run r = run(kShoal + " index " + cmd + " " + index.string());
+      CommandResult r = sh(kShoal + " index " + cmd + " " + index.string());
       EXPECT_EQ(r.status, 1) << "byte " << at << " flipped went unnoticed: " << r.out;
       EXPECT_TRUE(r.out.find("section") != std::string::npos || r.out.find("header") != std::string::npos)
           << "byte " << at << ": " << r.out;
     }
   }
   std::ofstream(index, std::ios::binary | std::ios::trunc) << pristine.substr(0, pristine.size() - 100);
-  Run r = run(kShoal + " index verify " + index.string());
+  CommandResult r = sh(kShoal + " index verify " + index.string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("truncated in section"), std::string::npos) << r.out;
 }
