@@ -33,19 +33,18 @@ ImageFileDevice::~ImageFileDevice() { ::close(fd_); }
 
 void ImageFileDevice::readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) {
   Status status = read_all(offset, iov);
-  reactor_.post([done = std::move(done), status = std::move(status)]() mutable {
-    done(std::move(status));
-  });
+  reactor_.post(
+      [done = std::move(done), status = std::move(status)]() mutable { done(std::move(status)); });
 }
 
 Status ImageFileDevice::read_all(uint64_t offset, std::span<const iovec> iov) const {
   uint64_t length = 0;
   for (const iovec& v : iov) length += v.iov_len;
   if (offset > size_ || length > size_ - offset) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "read of " + std::to_string(length) + " bytes at offset " +
-                     std::to_string(offset) + " reaches past the end of image " + path_ +
-                     " (" + std::to_string(size_) + " bytes)");
+    return Error(ErrorKind::kInvalidArgument, "read of " + std::to_string(length) +
+                                                  " bytes at offset " + std::to_string(offset) +
+                                                  " reaches past the end of image " + path_ + " (" +
+                                                  std::to_string(size_) + " bytes)");
   }
   // preadv may stop short; what is left is re-read from a trimmed copy of the vector.
   std::vector<iovec> left(iov.begin(), iov.end());
@@ -58,7 +57,8 @@ Status ImageFileDevice::read_all(uint64_t offset, std::span<const iovec> iov) co
     int count = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
     ssize_t n = ::preadv(fd_, left.data() + first, count, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("reading image " + path_ + " at " + std::to_string(offset), errno);
+    if (n < 0)
+      return errno_error("reading image " + path_ + " at " + std::to_string(offset), errno);
     if (n == 0) {
       return Error(ErrorKind::kIo, "image " + path_ + " ended at " + std::to_string(offset) +
                                        ": it shrank after it was opened");

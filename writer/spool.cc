@@ -125,6 +125,11 @@ Status Spool::remove_orphans(const std::set<std::string>& live) {
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     std::string path = entry.path().string();
     if (live.count(path)) continue;
+    std::error_code type_ec;
+    if (entry.is_directory(type_ec)) {  // the watcher's landing directory: transient links
+      std::filesystem::remove_all(entry.path(), type_ec);
+      continue;
+    }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return errno_error("remove orphaned spool entry " + path, errno);
   }

@@ -99,7 +99,10 @@ Status Writer::start_services() {
   });
   if (!config_.watch.empty()) {
     SHOAL_ASSIGN(watcher_, Watcher::start(
-                               *reactor_, config_.watch,
+                               *reactor_, config_.watch, spool_.dir() + "/landing",
+                               [this](const std::string& root, const std::string& path) {
+                                 return ignored(root, path);
+                               },
                                [this](const Watcher::Found& f) { on_found(f); },
                                [this] { request_rescan(); }));
     request_rescan();  // files written while no writer was watching

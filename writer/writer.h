@@ -91,7 +91,9 @@ class Writer {
   Status start_services();
 
   // Taking (writer_take.cc).
-  void take(const std::string& source, const std::string& key, bool explicit_put, Acked acked);
+  // `landed`: the watcher's link to the file, captured instead of `source` when given.
+  void take(const std::string& source, const std::string& key, bool explicit_put, Acked acked,
+            const std::string& landed = "");
   void refuse(const std::string& source, const Error& error, bool loud);
   void set_spool_full(const std::string& source, uint64_t size);
   void on_spool_freed();

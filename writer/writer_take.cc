@@ -28,6 +28,15 @@ bool open_for_writing(const std::string& path) {
 
 std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
+// Removes the watcher's landing link however the take ends: once captured, the spool entry
+// holds the file.
+struct LandingLink {
+  const std::string& path;
+  ~LandingLink() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
 }  // namespace
 
 std::string Writer::key_for(const std::string& root, const std::string& path) const {
@@ -55,8 +64,10 @@ bool Writer::ignored(const std::string& root, const std::string& path) const {
 }
 
 void Writer::take(const std::string& source, const std::string& key, bool explicit_put,
-                  Acked acked) {
-  auto identity = identify_file(source);
+                  Acked acked, const std::string& landed) {
+  LandingLink landing{landed};
+  const std::string& from = landed.empty() ? source : landed;
+  auto identity = identify_file(from);
   if (!identity.ok()) {
     refuse(source, identity.error(), explicit_put);
     return acked(std::move(identity).error().with_context("take"));
@@ -78,7 +89,7 @@ void Writer::take(const std::string& source, const std::string& key, bool explic
                                                 " bytes); " + source + " was not taken"));
   }
   uint64_t id = journal_.state().next_upload_id;
-  auto captured = spool_.capture(source, id);
+  auto captured = spool_.capture(from, id);
   if (!captured.ok()) {
     refuse(source, captured.error(), true);
     return acked(std::move(captured).error());
@@ -135,16 +146,17 @@ void Writer::on_spool_freed() {
 
 void Writer::on_found(const Watcher::Found& found) {
   if (ignored(found.root, found.path)) return;
-  if (!found.closed_event) {
+  if (found.landed.empty()) {
     rescan_queue_.emplace_back(found.root, found.path);
     if (!rescanning_) rescan_next();
     return;
   }
   if (stats_.spool_full) {
-    ++stats_.refused_files;  // taken by the rescan once the spool has room
+    ++stats_.refused_files;  // taken by the rescan once the spool has room, if still there
+    ::unlink(found.landed.c_str());
     return;
   }
-  take(found.path, key_for(found.root, found.path), false, [](Result<uint64_t>) {});
+  take(found.path, key_for(found.root, found.path), false, [](Result<uint64_t>) {}, found.landed);
 }
 
 void Writer::request_rescan() {

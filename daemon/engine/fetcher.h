@@ -84,7 +84,9 @@ class Fetcher {
   void on_reply(uint64_t key, Result<GetReply> reply);
   Result<CacheBuffer> accept(CacheKey unit, Pending& p, Result<GetReply> reply);
   Error mark_changed(uint32_t object, const std::string& reason);
-  void complete(uint64_t key, const Result<CacheBuffer>& result);
+  // kPosted when the fetch may have been asked for by a caller still on the stack.
+  enum class Delivery { kNow, kPosted };
+  void complete(uint64_t key, const Result<CacheBuffer>& result, Delivery delivery);
   std::string full_key(uint32_t object) const;
 
   Reactor& reactor_;

@@ -24,13 +24,13 @@ namespace shoal {
 // Everything any frontend can be told. Each transport reads only its own fields. The device is
 // read-only whatever the options say: no transport offers a way to write.
 struct FrontendOptions {
-  // The name clients ask for (NBD export name; the FUSE file system's fsname suffix).
+  // The name clients ask for (the NBD export name).
   std::string export_name = "shoal";
 
   // NBD: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
   std::string unix_socket;
-  std::string tcp_address;     // e.g. "127.0.0.1"; the listener binds exactly this address
-  uint16_t tcp_port = 10809;   // 0 picks a free port (see NbdServer::tcp_port())
+  std::string tcp_address;    // e.g. "127.0.0.1"; the listener binds exactly this address
+  uint16_t tcp_port = 10809;  // 0 picks a free port (see NbdServer::tcp_port())
   size_t max_connections = 128;
   // A client that has not finished option haggling by then is dropped, so idle sockets cannot
   // hold connection slots forever.

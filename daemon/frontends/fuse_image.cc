@@ -68,7 +68,8 @@ Status check_dev_fuse() {
 }
 
 Status check_mount_point(const std::string& path) {
-  if (path.empty()) return Error(ErrorKind::kInvalidArgument, "the FUSE frontend needs a mount point");
+  if (path.empty())
+    return Error(ErrorKind::kInvalidArgument, "the FUSE frontend needs a mount point");
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return errno_error("FUSE mount point " + path, errno);
   if (!S_ISDIR(st.st_mode))
@@ -154,7 +155,8 @@ void FuseImage::Session::op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_in
   fuse_reply_attr(req, &st, kAttrTimeout);
 }
 
-void FuseImage::Session::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+void FuseImage::Session::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                                    fuse_file_info*) {
   if (ino != FUSE_ROOT_ID) {
     fuse_reply_err(req, ENOTDIR);
     return;
@@ -164,15 +166,15 @@ void FuseImage::Session::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
     const char* name;
     fuse_ino_t ino;
   };
-  const Entry entries[] = {{".", FUSE_ROOT_ID}, {"..", FUSE_ROOT_ID},
-                           {s.options.image_name.c_str(), kImageIno}};
+  const Entry entries[] = {
+      {".", FUSE_ROOT_ID}, {"..", FUSE_ROOT_ID}, {s.options.image_name.c_str(), kImageIno}};
   std::vector<char> out(size);
   size_t used = 0;
   // An entry's offset is the index of the next one, which is where a later call resumes.
   for (off_t i = std::max<off_t>(offset, 0); i < static_cast<off_t>(std::size(entries)); ++i) {
     struct stat st = s.attributes(entries[i].ino);
-    size_t need = fuse_add_direntry(req, out.data() + used, size - used, entries[i].name, &st,
-                                    i + 1);
+    size_t need =
+        fuse_add_direntry(req, out.data() + used, size - used, entries[i].name, &st, i + 1);
     if (need > size - used) break;
     used += need;
   }
@@ -193,7 +195,8 @@ void FuseImage::Session::op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info*
   fuse_reply_open(req, fi);
 }
 
-void FuseImage::Session::op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+void FuseImage::Session::op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                                 fuse_file_info*) {
   Session& s = of(req);
   uint64_t device_size = s.device.size_bytes();
   if (ino != kImageIno || offset < 0) {
@@ -201,7 +204,8 @@ void FuseImage::Session::op_read(fuse_req_t req, fuse_ino_t ino, size_t size, of
     return;
   }
   uint64_t start = static_cast<uint64_t>(offset);
-  size_t length = start >= device_size ? 0 : static_cast<size_t>(std::min<uint64_t>(size, device_size - start));
+  size_t length =
+      start >= device_size ? 0 : static_cast<size_t>(std::min<uint64_t>(size, device_size - start));
   if (length == 0) {
     fuse_reply_buf(req, nullptr, 0);  // at or past the end: EOF
     return;
@@ -323,7 +327,8 @@ FuseImage::FuseImage(const FrontendOptions& options, Reactor& reactor, BlockDevi
 FuseImage::~FuseImage() { stop(); }
 
 Status FuseImage::start() {
-  if (session_ != nullptr) return Error(ErrorKind::kInvalidArgument, describe() + " already started");
+  if (session_ != nullptr)
+    return Error(ErrorKind::kInvalidArgument, describe() + " already started");
   if (options_.image_name.empty() || options_.image_name.find('/') != std::string::npos ||
       options_.image_name == "." || options_.image_name == "..") {
     return Error(ErrorKind::kInvalidArgument,
@@ -347,7 +352,9 @@ void FuseImage::stop() {
   session_.reset();
 }
 
-std::string FuseImage::image_path() const { return options_.mount_point + "/" + options_.image_name; }
+std::string FuseImage::image_path() const {
+  return options_.mount_point + "/" + options_.image_name;
+}
 
 bool FuseImage::serving() const { return session_ != nullptr && session_->watching; }
 

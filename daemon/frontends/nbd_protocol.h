@@ -9,7 +9,7 @@
 namespace shoal::nbd {
 
 // Handshake.
-inline constexpr uint64_t kInitPasswd = 0x4e42444d41474943ull;  // "NBDMAGIC"
+inline constexpr uint64_t kInitPasswd = 0x4e42444d41474943ull;   // "NBDMAGIC"
 inline constexpr uint64_t kOptionMagic = 0x49484156454f5054ull;  // "IHAVEOPT"
 inline constexpr uint64_t kOptionReplyMagic = 0x0003e889045565a9ull;
 inline constexpr uint16_t kFlagFixedNewstyle = 1u << 0;
@@ -37,7 +37,6 @@ inline constexpr uint32_t kRepErrTooBig = 0x80000009u;
 // NBD_REP_INFO payload types.
 inline constexpr uint16_t kInfoExport = 0;
 inline constexpr uint16_t kInfoName = 1;
-inline constexpr uint16_t kInfoDescription = 2;
 inline constexpr uint16_t kInfoBlockSize = 3;
 
 // Transmission flags.

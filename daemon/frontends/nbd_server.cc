@@ -207,8 +207,7 @@ void NbdServer::Connection::process_input() {
 // draining before close do not, since they buffer nothing.
 bool NbdServer::Connection::paused() const {
   if (skip_left_ > 0 || phase_ == Phase::kDraining) return false;
-  return buffered_ >= kConnectionBudget ||
-         reads_in_flight_ + out_.size() >= kMaxQueuedReplies;
+  return buffered_ >= kConnectionBudget || reads_in_flight_ + out_.size() >= kMaxQueuedReplies;
 }
 
 // Handles at most one message; false when it needs more input or must wait for replies to drain.
@@ -334,9 +333,9 @@ void NbdServer::Connection::handle_info(uint32_t option, std::span<const uint8_t
   if (data.size() != 6 + size_t{name_length} + 2 * size_t{count})
     return send_option_error(option, nbd::kRepErrInvalid, "info request count mismatch");
   if (!export_matches(name)) {
-    return send_option_error(option, nbd::kRepErrUnknown,
-                             "no such export; this server exports '" +
-                                 server_.options_.export_name + "'");
+    return send_option_error(
+        option, nbd::kRepErrUnknown,
+        "no such export; this server exports '" + server_.options_.export_name + "'");
   }
   bool want_name = false;
   for (uint16_t i = 0; i < count; ++i) {
@@ -425,10 +424,9 @@ void NbdServer::Connection::start_read(uint64_t handle, uint64_t offset, uint32_
   buffered_ += length;
   ++reads_in_flight_;
   std::weak_ptr<Connection> weak = weak_from_this();
-  server_.device_.readv(offset, std::span<const iovec>(&op->iov, 1),
-                        [weak, op](Status status) {
-                          if (auto self = weak.lock()) self->finish_read(*op, status);
-                        });
+  server_.device_.readv(offset, std::span<const iovec>(&op->iov, 1), [weak, op](Status status) {
+    if (auto self = weak.lock()) self->finish_read(*op, status);
+  });
 }
 
 void NbdServer::Connection::finish_read(ReadOp& op, const Status& status) {
@@ -545,6 +543,8 @@ NbdServer::NbdServer(const FrontendOptions& options, Reactor& reactor, BlockDevi
 NbdServer::~NbdServer() { stop(); }
 
 Status NbdServer::start() {
+  if (!listeners_.empty())
+    return Error(ErrorKind::kInvalidArgument, describe() + " already started");
   if (options_.unix_socket.empty() && options_.tcp_address.empty()) {
     return Error(ErrorKind::kInvalidArgument,
                  "the NBD frontend needs a Unix socket path or a TCP address to listen on");
@@ -584,13 +584,16 @@ Status NbdServer::listen_unix() {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
-      return Error(ErrorKind::kInvalidArgument, "NBD socket path " + path + " exists and is not a socket");
+      return Error(ErrorKind::kInvalidArgument,
+                   "NBD socket path " + path + " exists and is not a socket");
     // A socket file nobody accepts on is left over from a dead server: replace it.
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     if (probe >= 0) ::close(probe);
     if (live)
-      return Error(ErrorKind::kInvalidArgument, "NBD socket " + path + " is in use by another server");
+      return Error(ErrorKind::kInvalidArgument,
+                   "NBD socket " + path + " is in use by another server");
     ::unlink(path.c_str());
   }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
@@ -660,8 +663,8 @@ Status NbdServer::adopt(int fd) {
 Status NbdServer::serve(int fd, bool tcp) {
   if (connections_.size() >= options_.max_connections) {
     ::close(fd);
-    return Error(ErrorKind::kNoSpace, "NBD server already has " +
-                                          std::to_string(connections_.size()) + " connections");
+    return Error(ErrorKind::kNoSpace,
+                 "NBD server already has " + std::to_string(connections_.size()) + " connections");
   }
   if (tcp) {
     int one = 1;  // replies are whole messages: do not hold them back

@@ -10,14 +10,12 @@
 // child process is undone in TearDown, also after a failure.
 // Needs root, FUSE, loop devices, erofs-utils and libnbd-bin; fails loudly when they are missing.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -29,6 +27,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -57,7 +56,8 @@ CommandResult run(const std::string& command) {
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer;
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -148,8 +148,8 @@ class ExportTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "this test mounts file systems: run it as root";
-    for (const char* tool : {"mkfs.erofs", "nbdinfo", "nbdcopy", "nbdfuse", "fusermount3",
-                             "mount", "umount", "losetup"}) {
+    for (const char* tool : {"mkfs.erofs", "nbdinfo", "nbdcopy", "nbdfuse", "fusermount3", "mount",
+                             "umount", "losetup"}) {
       ASSERT_TRUE(have_tool(tool)) << tool << " not found: install erofs-utils, libnbd-bin, "
                                    << "fuse3 and util-linux (scripts/setup)";
     }

@@ -36,7 +36,6 @@ CommandResult sh(const std::string& command) {
   return r;
 }
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 void write_file(const fs::path& p, size_t size, uint64_t seed) {
   std::ofstream f(p, std::ios::binary);

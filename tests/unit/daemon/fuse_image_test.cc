@@ -5,15 +5,16 @@
 // The frontend runs on a PollReactor on the test thread; file system calls run on a helper
 // thread while the test thread pumps the loop (serve_while). Needs root and /dev/fuse; fails
 // loudly without them.
+#include "daemon/frontends/fuse_image.h"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -30,7 +31,6 @@
 #include <vector>
 
 #include "common/poll_reactor.h"
-#include "daemon/frontends/fuse_image.h"
 
 namespace shoal {
 namespace {
@@ -257,7 +257,8 @@ TEST_F(FuseImageTest, SaysSoWhenDevFuseIsMissing) {
   if (child == 0) {
     close(pipe_fds[0]);
     std::string report;
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
         mount("tmpfs", "/dev", "tmpfs", 0, nullptr) != 0) {
       report = std::string("setup failed: ") + std::strerror(errno);
     } else {
@@ -265,7 +266,8 @@ TEST_F(FuseImageTest, SaysSoWhenDevFuseIsMissing) {
       PatternDevice device(loop, 4096);
       FuseImage frontend(options_, loop, device);
       Status s = frontend.start();
-      report = s.ok() ? "started" : std::string(to_string(s.error().kind)) + ": " + s.error().message;
+      report =
+          s.ok() ? "started" : std::string(to_string(s.error().kind)) + ": " + s.error().message;
     }
     ssize_t ignored = write(pipe_fds[1], report.data(), report.size());
     (void)ignored;

@@ -1,9 +1,10 @@
 // ImageFileDevice: bytes from the file at any offset and iovec split, completion always posted
 // to the reactor (never inline), range errors as kInvalidArgument, missing files as errors.
-#include <fcntl.h>
-#include <unistd.h>
+#include "daemon/image_file_device.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,7 +15,6 @@
 #include <vector>
 
 #include "common/poll_reactor.h"
-#include "daemon/image_file_device.h"
 
 namespace shoal {
 namespace {

@@ -5,14 +5,15 @@
 // The server runs on a PollReactor on the test thread; each client script runs on a helper
 // thread with blocking sockets while the test thread pumps the loop (serve_while). Socket
 // timeouts only turn a hang into a failure; nothing asserts on timing.
+#include "daemon/frontends/nbd_server.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -30,15 +31,14 @@
 
 #include "common/poll_reactor.h"
 #include "daemon/frontends/frontend.h"
-#include "daemon/frontends/nbd_server.h"
 
 namespace shoal {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint64_t kNbdMagic = 0x4e42444d41474943ull;    // "NBDMAGIC"
-constexpr uint64_t kIHaveOpt = 0x49484156454f5054ull;    // "IHAVEOPT"
+constexpr uint64_t kNbdMagic = 0x4e42444d41474943ull;  // "NBDMAGIC"
+constexpr uint64_t kIHaveOpt = 0x49484156454f5054ull;  // "IHAVEOPT"
 constexpr uint64_t kOptReplyMagic = 0x3e889045565a9ull;
 constexpr uint32_t kRequestMagic = 0x25609513u;
 constexpr uint32_t kReplyMagic = 0x67446698u;
@@ -96,8 +96,10 @@ class PatternDevice : public BlockDevice {
   uint64_t size_bytes() const override { return size_; }
   void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
     Status status;
-    if (failure) status = *failure;
-    else fill(offset, iov);
+    if (failure)
+      status = *failure;
+    else
+      fill(offset, iov);
     reactor_.post([done = std::move(done), status] { done(status); });
   }
   std::optional<Error> failure;
@@ -245,8 +247,8 @@ class Client {
       }
     }
   }
-  void request(uint16_t type, uint64_t handle, uint64_t offset, uint32_t length,
-               uint16_t flags = 0, const Bytes& payload = {}) {
+  void request(uint16_t type, uint64_t handle, uint64_t offset, uint32_t length, uint16_t flags = 0,
+               const Bytes& payload = {}) {
     send(request_bytes(type, handle, offset, length, flags, payload));
   }
   static Bytes request_bytes(uint16_t type, uint64_t handle, uint64_t offset, uint32_t length,
@@ -668,6 +670,27 @@ TEST_F(NbdServerTest, ClientsVanishingMidRequestDisturbNobody) {
   EXPECT_EQ(nbd.connection_count(), 1u);
 }
 
+TEST_F(NbdServerTest, AClientVanishingMidReplyLosesOnlyItsConnection) {
+  auto leaving = connect();
+  auto staying = connect();
+  serve_while([&] {
+    leaving->handshake();
+    leaving->go();
+    staying->handshake();
+    staying->go();
+    Bytes all;
+    for (int i = 0; i < 20; ++i) {
+      Bytes r = Client::request_bytes(kCmdRead, i, 0, 1 << 20);
+      all.insert(all.end(), r.begin(), r.end());
+    }
+    leaving->send(all);
+    EXPECT_EQ(leaving->recv(100).size(), 100u);  // part of the first reply, then gone
+    leaving->close();
+  });
+  run_until([&] { return server().connection_count() == 1; });
+  serve_while([&] { staying->expect_read(1, 4096, 65536); });
+}
+
 TEST_F(NbdServerTest, StoppingWithReadsInFlightIsSafe) {
   HeldDevice held(kDeviceSize);
   NbdServer& nbd = server_for(held);
@@ -773,7 +796,9 @@ TEST_F(NbdServerTest, TcpListenerRefusesClientsBeyondTheLimit) {
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     clients.push_back(std::make_unique<Client>(fd));
     // One at a time, so which one is over the limit is known.
-    run_until([&] { return server().connection_count() + server().refused_connections() == clients.size(); });
+    run_until([&] {
+      return server().connection_count() + server().refused_connections() == clients.size();
+    });
   }
   serve_while([&] {
     clients[0]->handshake();

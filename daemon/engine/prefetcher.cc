@@ -1,0 +1,188 @@
+#include "daemon/engine/prefetcher.h"
+
+#include <algorithm>
+
+namespace shoal::engine {
+namespace {
+
+constexpr size_t kMaxStreams = 8;
+// Warm-all units queued or in flight at a time: enough to keep its free GET slots busy
+// without filling the queues with the whole volume.
+constexpr int kWarmDepth = 16;
+constexpr uint8_t kFlagNotInVolume = 1;  // set by the builder on skipped keys
+
+}  // namespace
+
+Prefetcher::Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetcher& fetcher,
+                       FetchGeometry geometry, const EngineOptions& options,
+                       EngineMetrics& metrics)
+    : index_(index),
+      cache_(cache),
+      fetcher_(fetcher),
+      geometry_(geometry),
+      mode_(options.prefetch),
+      window_max_(options.prefetch_window_max),
+      readahead_chunks_(options.readahead_chunks),
+      metrics_(metrics),
+      window_(options.prefetch_window_initial) {
+  metrics_.prefetch_window.add(window_);
+}
+
+void Prefetcher::on_read(CacheKey unit, bool miss) {
+  adapt_window();
+  follow_hints(unit.object);
+  if (mode_ == PrefetchMode::kNone) return;
+  if (geometry_.chunked(index_.objects()[unit.object])) readahead(unit.object, unit.chunk);
+  uint64_t position = 0;
+  if (layout_position(unit.object, position)) cross_file(position, miss);
+}
+
+void Prefetcher::adapt_window() {
+  CacheStats stats = cache_.stats();
+  uint64_t used = stats.prefetch_used + fetcher_.prefetch_joined();
+  uint64_t used_since = used - used_mark_;
+  uint64_t wasted_since = stats.prefetch_wasted - wasted_mark_;
+  uint32_t before = window_;
+  if (wasted_since > used_since) {
+    window_ = std::max<uint32_t>(1, window_ / 2);
+  } else if (used_since >= window_) {
+    window_ = std::min(window_max_, window_ * 2);
+  } else {
+    return;
+  }
+  used_mark_ = used;
+  wasted_mark_ = stats.prefetch_wasted;
+  metrics_.prefetch_window.add(int64_t{window_} - int64_t{before});
+}
+
+// Only a sequential reader (at the start of the object or right after the previous chunk)
+// gets readahead; a random reader of a large object would waste it.
+void Prefetcher::readahead(uint32_t object, uint32_t chunk) {
+  if (chunk != 0 && !cache_.contains(CacheKey{object, chunk - 1})) return;
+  const index::ObjectRecord& r = index_.objects()[object];
+  uint32_t end = static_cast<uint32_t>(
+      std::min<uint64_t>(geometry_.unit_count(r), uint64_t{chunk} + 1 + readahead_chunks_));
+  for (uint32_t c = chunk + 1; c < end; ++c) prefetch_unit(CacheKey{object, c}, Priority::kReadahead);
+}
+
+void Prefetcher::cross_file(uint64_t position, bool miss) {
+  auto stream = std::find_if(streams_.begin(), streams_.end(), [&](const Stream& s) {
+    return s.reader <= position && position < s.next;
+  });
+  if (stream == streams_.end()) {
+    if (!miss) return;  // cached by someone else's prefetch, warm-all or an earlier read
+    if (streams_.size() < kMaxStreams) {
+      stream = streams_.emplace(streams_.end());
+    } else {
+      stream = std::min_element(streams_.begin(), streams_.end(),
+                                [](const Stream& a, const Stream& b) { return a.used_at < b.used_at; });
+    }
+    *stream = Stream{position, position + 1, 0};
+  }
+  stream->reader = position;
+  stream->used_at = ++clock_;
+  uint64_t end = std::min<uint64_t>(index_.extents().size(), position + 1 + window_);
+  for (uint64_t p = std::max(stream->next, position + 1); p < end; ++p)
+    prefetch_object(index_.extents()[p].object, Priority::kCrossFile);
+  stream->next = std::max(stream->next, end);
+}
+
+void Prefetcher::follow_hints(uint32_t object) {
+  auto it = hint_position_.find(object);
+  if (it == hint_position_.end()) return;
+  uint64_t end = std::min<uint64_t>(hints_.size(), it->second + 1 + window_);
+  for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
+}
+
+void Prefetcher::prefetch_object(uint32_t object, Priority priority) {
+  prefetch_unit(CacheKey{object, 0}, priority);
+}
+
+void Prefetcher::prefetch_unit(CacheKey unit, Priority priority) {
+  if (cache_.contains(unit) || fetcher_.pending(unit) || fetcher_.changed(unit.object)) return;
+  fetcher_.fetch(unit, priority, nullptr);
+}
+
+bool Prefetcher::layout_position(uint32_t object, uint64_t& position) const {
+  const index::ObjectRecord& r = index_.objects()[object];
+  const index::Extent* e = index_.find_extent(r.first_block);
+  if (e == nullptr || e->object != object) return false;
+  position = static_cast<uint64_t>(e - index_.extents().data());
+  return true;
+}
+
+const std::unordered_map<std::string_view, uint32_t>& Prefetcher::paths() {
+  if (!paths_.empty()) return paths_;
+  std::span<const index::ObjectRecord> objects = index_.objects();
+  paths_.reserve(objects.size());
+  for (uint32_t id = 0; id < objects.size(); ++id) {
+    const index::ObjectRecord& r = objects[id];
+    if ((r.flags & kFlagNotInVolume) == 0 && r.size > 0) paths_.emplace(index_.key(r), id);
+  }
+  return paths_;
+}
+
+HintReport Prefetcher::set_hints(const std::vector<std::string>& paths_in_order) {
+  HintReport report;
+  hints_.clear();
+  hint_position_.clear();
+  hints_next_ = 0;
+  const auto& by_path = paths();
+  for (const std::string& path : paths_in_order) {
+    std::string_view p = path;
+    while (p.starts_with('/')) p.remove_prefix(1);
+    auto it = by_path.find(p);
+    if (it == by_path.end()) {
+      report.unknown.push_back(path);
+      continue;
+    }
+    hint_position_.try_emplace(it->second, hints_.size());
+    hints_.push_back(it->second);
+  }
+  report.matched = hints_.size();
+  uint64_t end = std::min<uint64_t>(hints_.size(), window_);
+  for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
+  return report;
+}
+
+void Prefetcher::warm_all() {
+  if (warming_) return;
+  warming_ = true;
+  warm_extent_ = 0;
+  warm_chunk_ = 0;
+  warm_next();
+}
+
+// Fetches the next units in layout order while the cache has room for them without evicting.
+void Prefetcher::warm_next() {
+  std::span<const index::Extent> extents = index_.extents();
+  while (warming_ && warm_outstanding_ < kWarmDepth) {
+    if (warm_extent_ >= extents.size()) {
+      warming_ = false;
+      return;
+    }
+    uint32_t object = extents[warm_extent_].object;
+    const index::ObjectRecord& r = index_.objects()[object];
+    CacheKey unit{object, warm_chunk_};
+    if (++warm_chunk_ >= geometry_.unit_count(r)) {
+      warm_chunk_ = 0;
+      ++warm_extent_;
+    }
+    if (cache_.contains(unit) || fetcher_.pending(unit) || fetcher_.changed(object)) continue;
+    CacheStats stats = cache_.stats();
+    if (stats.bytes + stats.inflight_bytes + geometry_.unit_length(r, unit.chunk) > cache_.budget()) {
+      warming_ = false;  // full: warm-all never evicts what it brought in
+      return;
+    }
+    ++warm_outstanding_;
+    fetcher_.fetch(unit, Priority::kWarm,
+                   [this, alive = std::weak_ptr<bool>(alive_)](Result<CacheBuffer> fetched) {
+                     if (alive.expired()) return;
+                     --warm_outstanding_;
+                     if (!fetched.ok() && fetched.error().kind == ErrorKind::kNoSpace) warming_ = false;
+                     warm_next();
+                   });
+  }
+}
+
+}  // namespace shoal::engine

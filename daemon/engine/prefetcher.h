@@ -1,0 +1,99 @@
+// The prefetcher: decides what to fetch before readers ask, and hands it to the fetcher at a
+// prefetch priority (readahead > cross-file > warm-all). docs/engine.md gives the reasons.
+//
+// - Cross-file: files are laid out depth-first, name-sorted, the order a directory walk reads
+//   them, so after a demand miss on the object at layout position i the next objects
+//   i+1 … i+w are fetched. A reader moving through that window extends it (a stream); a few
+//   streams are tracked so several sequential readers do not reset each other.
+// - Window w doubles (up to the maximum) each time as many prefetched units were used as the
+//   window is wide, and halves when more were evicted unread than used since the last change.
+// - Readahead: reading chunk c of a large object from its start or right after chunk c-1
+//   fetches the next chunks.
+// - Hints: volume paths in the order the job will read them; reading hint k keeps hints
+//   k+1 … k+w fetched (the first w at once), in hint order.
+// - Warm-all: every unit in layout order, while the cache has free budget (no eviction).
+// In direct mode (PrefetchMode::kNone) cross-file and readahead are off; hints and warm-all are
+// explicit requests and still run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/cache/memory_cache.h"
+#include "daemon/engine/engine_metrics.h"
+#include "daemon/engine/engine_options.h"
+#include "daemon/engine/fetcher.h"
+#include "daemon/engine/read_plan.h"
+#include "index/index_file.h"
+
+namespace shoal::engine {
+
+struct HintReport {
+  size_t matched = 0;
+  std::vector<std::string> unknown;  // paths with no file (or an empty one) in the volume
+};
+
+class Prefetcher {
+ public:
+  Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetcher& fetcher,
+             FetchGeometry geometry, const EngineOptions& options, EngineMetrics& metrics);
+  ~Prefetcher() { metrics_.prefetch_window.add(-int64_t{window_}); }
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // A reader asked for `unit`; `miss` when it was not cached.
+  void on_read(CacheKey unit, bool miss);
+  // Replaces the hint list and starts fetching its first window.
+  HintReport set_hints(const std::vector<std::string>& paths);
+  void warm_all();
+  uint32_t window() const { return window_; }
+
+ private:
+  struct Stream {
+    uint64_t reader = 0;  // layout position last read
+    uint64_t next = 0;    // first layout position not yet prefetched
+    uint64_t used_at = 0; // recency, for replacing the stalest stream
+  };
+
+  void adapt_window();
+  void readahead(uint32_t object, uint32_t chunk);
+  void cross_file(uint64_t position, bool miss);
+  void follow_hints(uint32_t object);
+  void prefetch_object(uint32_t object, Priority priority);
+  void prefetch_unit(CacheKey unit, Priority priority);
+  void warm_next();
+  bool layout_position(uint32_t object, uint64_t& position) const;
+  const std::unordered_map<std::string_view, uint32_t>& paths();
+
+  const index::IndexFile& index_;
+  MemoryCache& cache_;
+  Fetcher& fetcher_;
+  FetchGeometry geometry_;
+  PrefetchMode mode_;
+  uint32_t window_max_;
+  uint32_t readahead_chunks_;
+  EngineMetrics& metrics_;
+
+  uint32_t window_;
+  uint64_t used_mark_ = 0;    // prefetch used + joined when the window last changed
+  uint64_t wasted_mark_ = 0;  // prefetch wasted when the window last changed
+  std::vector<Stream> streams_;
+  uint64_t clock_ = 0;
+
+  std::unordered_map<std::string_view, uint32_t> paths_;  // volume path → object, built lazily
+  std::vector<uint32_t> hints_;                           // objects in hint order
+  std::unordered_map<uint32_t, uint64_t> hint_position_;  // object → first place in hints_
+  uint64_t hints_next_ = 0;                               // first hint not yet prefetched
+
+  bool warming_ = false;
+  uint64_t warm_extent_ = 0;
+  uint32_t warm_chunk_ = 0;
+  int warm_outstanding_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace shoal::engine
