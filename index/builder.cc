@@ -1,5 +1,8 @@
 #include "index/builder.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <deque>
@@ -17,7 +20,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr uint32_t kNotAnObject = std::numeric_limits<uint32_t>::max();
-constexpr uint8_t kFlagNotInVolume = 1;  // a skipped object, kept only for the report
 
 // Rate-limits progress callbacks so a terminal line is redrawn ~10 times a second.
 class ProgressTicker {
@@ -87,7 +89,7 @@ Result<Layout> apply_key_rules(ObjectCollector& objects, const std::string& pref
       layout.entries.push_back({id, offset, d.kind});
       return;
     }
-    objects.records()[id].flags |= kFlagNotInVolume;
+    objects.records()[id].flags |= kObjectNotInVolume;
   });
   for (uint32_t id : order)
     SHOAL_TRY(walker.add(objects.key(id), objects.records()[id].size, id));
@@ -182,7 +184,7 @@ std::string build_info(const BuildOptions& options, const BuildReport& report, i
 // Keys in the index are relative to the prefix: rebase the accepted objects' key references.
 void strip_prefix(ObjectCollector& objects, size_t prefix_length) {
   for (ObjectRecord& r : objects.records()) {
-    if (r.flags & kFlagNotInVolume) continue;
+    if (r.flags & kObjectNotInVolume) continue;
     r.key_offset += static_cast<uint32_t>(prefix_length);
     r.key_length = static_cast<uint16_t>(r.key_length - prefix_length);
   }
@@ -275,6 +277,16 @@ class ParallelLister {
   std::optional<Error> failed_;
 };
 
+// Drops the already parsed part of a mapped manifest from memory: the collector holds copies
+// of what it needs, and a 10M-line manifest would otherwise stay resident (1 GB) until the end.
+void release_parsed(std::string_view text, const char* parsed_up_to) {
+  auto base = reinterpret_cast<uintptr_t>(text.data());
+  auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t start = (base + page - 1) / page * page;
+  uintptr_t end = reinterpret_cast<uintptr_t>(parsed_up_to) / page * page;
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
 }  // namespace
 
 Status ObjectCollector::add(std::string_view key, uint64_t size, std::string_view etag,
@@ -318,10 +330,15 @@ Status read_manifest(const std::string& path, const BuildOptions& options, Objec
                      BuildProgress& progress) {
   ProgressTicker ticker(options, progress);
   SHOAL_ASSIGN(ManifestFile manifest, ManifestFile::open(path));
+  // Keys and ETags fit in the manifest's own bytes; a row is at least ~40 bytes.
+  out.reserve(manifest.text().size() / 40 + 16, manifest.text().size());
   SHOAL_ASSIGN(ManifestStats stats, manifest.parse([&](const ManifestEntry& e) -> Status {
     SHOAL_TRY(out.add(e.key, e.size, e.etag, e.mtime_ns));
     ++progress.objects;
-    if ((progress.objects & 0xFFFF) == 0) ticker.tick("reading manifest");
+    if ((progress.objects & 0xFFFF) == 0) {
+      ticker.tick("reading manifest");
+      release_parsed(manifest.text(), e.key.data());
+    }
     return {};
   }));
   (void)stats;
@@ -370,7 +387,6 @@ Result<BuildReport> write_index(ObjectCollector& objects, const BuildOptions& op
   });
 
   ticker.tick("writing", true);
-  SHOAL_ASSIGN(std::vector<uint8_t> metadata, writer.write_to_memory(tree));
   strip_prefix(objects, options.prefix.size());
   report.skipped = std::move(layout.skipped);
   report.outside_prefix = layout.outside_prefix;
@@ -378,7 +394,7 @@ Result<BuildReport> write_index(ObjectCollector& objects, const BuildOptions& op
 
   IndexContents contents;
   contents.summary = {device_blocks, writer.metadata_blocks(), objects.size(), extents.size(), now};
-  contents.metadata = metadata;
+  contents.write_metadata = [&](const IndexContents::BlockSink& sink) { return writer.write(tree, sink); };
   contents.extents = extents;
   contents.objects = objects.records();
   contents.strings = objects.strings();

@@ -20,6 +20,11 @@ namespace shoal::index {
 class ObjectCollector {
  public:
   Status add(std::string_view key, uint64_t size, std::string_view etag, int64_t mtime_ns);
+  // Reserves address space so growth never copies (untouched pages cost no memory).
+  void reserve(size_t objects, size_t string_bytes) {
+    records_.reserve(objects);
+    strings_.reserve(string_bytes);
+  }
   size_t size() const { return records_.size(); }
   std::string_view key(uint32_t id) const;
   std::vector<ObjectRecord>& records() { return records_; }

@@ -10,6 +10,8 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <memory>
+#include <vector>
 #include <utility>
 
 namespace shoal::index {
@@ -63,62 +65,106 @@ Error corrupt(const std::string& path, std::string what) {
                                         "; rebuild it with `shoal index build`");
 }
 
-Status write_all(int fd, const void* data, size_t len, const std::string& path) {
-  auto p = static_cast<const char*>(data);
-  while (len > 0) {
-    ssize_t n = ::write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("writing " + path, errno);
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return {};
-}
+// Writes the sections after the header block, hashing each as it goes, then the header
+// (which holds the hashes) at offset 0.
+class SectionWriter {
+ public:
+  SectionWriter(int fd, const std::string& path) : fd_(fd), path_(path) {}
 
-struct SectionData {
-  SectionKind kind;
-  const void* data;
-  uint64_t length;
+  Status begin(SectionKind kind) {
+    entry_ = {static_cast<uint32_t>(kind), 0, offset_, 0, 0};
+    XXH3_64bits_reset(state_.get());
+    return {};
+  }
+  Status append(const void* data, size_t len) {
+    SHOAL_TRY(pwrite_all(data, len));
+    XXH3_64bits_update(state_.get(), data, len);
+    entry_.length += len;
+    return {};
+  }
+  // Pads to the next block unless this is the last section, so the file ends where its data
+  // does and any truncation cuts into a section.
+  Status end(bool last) {
+    entry_.xxh3 = XXH3_64bits_digest(state_.get());
+    entries_.push_back(entry_);
+    if (!last) {
+      static const std::vector<char> zeros(kBlockSize, 0);
+      SHOAL_TRY(pwrite_all(zeros.data(), align_up(offset_) - offset_));
+    }
+    return {};
+  }
+  const std::vector<SectionEntry>& entries() const { return entries_; }
+  Status write_at(uint64_t offset, const void* data, size_t len) {
+    offset_ = offset;
+    return pwrite_all(data, len);
+  }
+
+ private:
+  Status pwrite_all(const void* data, size_t len) {
+    auto p = static_cast<const char*>(data);
+    while (len > 0) {
+      ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(offset_));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error("writing " + path_, errno);
+      p += n;
+      len -= static_cast<size_t>(n);
+      offset_ += static_cast<uint64_t>(n);
+    }
+    return {};
+  }
+
+  int fd_;
+  const std::string& path_;
+  uint64_t offset_ = kHeaderSize;
+  SectionEntry entry_{};
+  std::vector<SectionEntry> entries_;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state_{XXH3_createState(), &XXH3_freeState};
 };
 
-std::array<SectionData, 5> sections_of(const IndexContents& c) {
-  return {{{SectionKind::kMetadata, c.metadata.data(), c.metadata.size()},
-           {SectionKind::kExtents, c.extents.data(), c.extents.size_bytes()},
-           {SectionKind::kObjects, c.objects.data(), c.objects.size_bytes()},
-           {SectionKind::kStrings, c.strings.data(), c.strings.size()},
-           {SectionKind::kBuildInfo, c.build_info.data(), c.build_info.size()}}};
-}
+Status write_sections(int fd, const std::string& tmp, const IndexContents& c) {
+  SectionWriter w(fd, tmp);
+  uint64_t metadata_bytes = 0;
+  SHOAL_TRY(w.begin(SectionKind::kMetadata));
+  if (c.write_metadata) {
+    SHOAL_TRY(c.write_metadata([&](std::span<const uint8_t> block) {
+      metadata_bytes += block.size();
+      return w.append(block.data(), block.size());
+    }));
+  } else {
+    metadata_bytes = c.metadata.size();
+    SHOAL_TRY(w.append(c.metadata.data(), c.metadata.size()));
+  }
+  if (metadata_bytes != uint64_t{c.summary.metadata_blocks} * kBlockSize)
+    return Error(ErrorKind::kInternal, "index metadata size does not match its block count");
+  SHOAL_TRY(w.end(false));
+  const std::pair<SectionKind, std::span<const char>> rest[] = {
+      {SectionKind::kExtents, std::span(reinterpret_cast<const char*>(c.extents.data()), c.extents.size_bytes())},
+      {SectionKind::kObjects, std::span(reinterpret_cast<const char*>(c.objects.data()), c.objects.size_bytes())},
+      {SectionKind::kStrings, c.strings},
+      {SectionKind::kBuildInfo, std::span(c.build_info.data(), c.build_info.size())},
+  };
+  for (size_t i = 0; i < std::size(rest); ++i) {
+    SHOAL_TRY(w.begin(rest[i].first));
+    SHOAL_TRY(w.append(rest[i].second.data(), rest[i].second.size()));
+    SHOAL_TRY(w.end(i + 1 == std::size(rest)));
+  }
 
-Status write_sections(int fd, const std::string& tmp, const IndexContents& contents) {
   FileHeader header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kFormatVersion;
   header.header_size = kHeaderSize;
   header.block_size = kBlockSize;
-  header.device_blocks = contents.summary.device_blocks;
-  header.metadata_blocks = contents.summary.metadata_blocks;
-  header.object_count = contents.objects.size();
-  header.extent_count = contents.extents.size();
-  header.created_unix = contents.summary.created_unix;
-  auto sections = sections_of(contents);
-  header.section_count = sections.size();
-  uint64_t offset = kHeaderSize;
-  for (size_t i = 0; i < sections.size(); ++i) {
-    header.sections[i] = {static_cast<uint32_t>(sections[i].kind), 0, offset, sections[i].length,
-                          XXH3_64bits(sections[i].data, sections[i].length)};
-    offset = align_up(offset + sections[i].length);
-  }
+  header.device_blocks = c.summary.device_blocks;
+  header.metadata_blocks = c.summary.metadata_blocks;
+  header.object_count = c.objects.size();
+  header.extent_count = c.extents.size();
+  header.created_unix = c.summary.created_unix;
+  header.section_count = static_cast<uint32_t>(w.entries().size());
+  std::copy(w.entries().begin(), w.entries().end(), header.sections);
   header.header_xxh3 = header_checksum(header);
-
   std::vector<char> block(kHeaderSize, 0);
   std::memcpy(block.data(), &header, sizeof header);
-  SHOAL_TRY(write_all(fd, block.data(), block.size(), tmp));
-  static const std::vector<char> zeros(kBlockSize, 0);
-  for (const SectionData& s : sections) {
-    SHOAL_TRY(write_all(fd, s.data, s.length, tmp));
-    SHOAL_TRY(write_all(fd, zeros.data(), align_up(s.length) - s.length, tmp));
-  }
-  return {};
+  return w.write_at(0, block.data(), block.size());
 }
 
 }  // namespace
@@ -135,8 +181,6 @@ std::string_view section_name(SectionKind kind) {
 }
 
 Status write_index_file(const std::string& path, const IndexContents& contents) {
-  if (contents.metadata.size() != uint64_t{contents.summary.metadata_blocks} * kBlockSize)
-    return Error(ErrorKind::kInternal, "index metadata size does not match its block count");
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno_error("creating " + tmp, errno);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,13 +39,17 @@ struct Extent {
 };
 static_assert(sizeof(Extent) == 8);
 
+// ObjectRecord::flags: the key was skipped by the key rules; the record is kept only so the
+// build report can name it, and its key is not relative to the prefix.
+inline constexpr uint8_t kObjectNotInVolume = 1;
+
 struct ObjectRecord {
   uint64_t size;
   int64_t mtime_ns;
   uint32_t key_offset;  // into the string pool; the key relative to the index's prefix
   uint16_t key_length;
   uint8_t etag_length;
-  uint8_t flags;        // reserved, 0
+  uint8_t flags;        // kObjectNotInVolume, or 0
   uint32_t etag_offset;
   uint32_t first_block; // 0 for an empty object
 };
@@ -61,7 +66,12 @@ struct IndexSummary {
 // What a builder hands to write_index_file. Spans point into the builder's own memory.
 struct IndexContents {
   IndexSummary summary;
-  std::span<const uint8_t> metadata;  // summary.metadata_blocks * 4096 bytes
+  // The EROFS metadata, summary.metadata_blocks * 4096 bytes: either in memory, or streamed
+  // by write_metadata (which hands every block to its sink in order), so a builder need not
+  // hold the whole region at once.
+  std::span<const uint8_t> metadata;
+  using BlockSink = std::function<Status(std::span<const uint8_t>)>;
+  std::function<Status(const BlockSink&)> write_metadata;
   std::span<const Extent> extents;
   std::span<const ObjectRecord> objects;
   std::span<const char> strings;

@@ -156,8 +156,12 @@ void Watcher::handle(uint32_t mask, int wd, const std::string& name) {
 std::string Watcher::land(const std::string& path) {
   std::string landed = landing_dir_ + "/" + std::to_string(++landed_);
   ::unlink(landed.c_str());  // left by an earlier process
-  if (::link(path.c_str(), landed.c_str()) != 0) return "";  // vanished, or another device
-  return landed;
+  if (::link(path.c_str(), landed.c_str()) == 0) return landed;
+  // Across file systems the loop copies the file instead; a file already gone is lost to us.
+  if (errno != EXDEV)
+    writer_log(LogLevel::kWarning, "could not capture " + path + " at once: " +
+                                       errno_error("link", errno).describe());
+  return "";
 }
 
 void Watcher::report(Report r) {

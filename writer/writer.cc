@@ -237,6 +237,7 @@ ControlReply Writer::status_reply() const {
   WriterStats s = stats();
   ControlReply r;
   r.add("destination", config_.destination.to_string());
+  r.add("taken_files", std::to_string(s.taken_files));
   r.add("pending_files", std::to_string(s.pending_files));
   r.add("pending_bytes", std::to_string(s.pending_bytes));
   r.add("uploaded_files", std::to_string(s.uploaded_files));

@@ -34,6 +34,7 @@
 namespace shoal {
 
 struct WriterStats {
+  uint64_t taken_files = 0;    // by this process, durably journaled
   uint64_t pending_files = 0;
   uint64_t pending_bytes = 0;
   uint64_t uploaded_files = 0;  // by this process

@@ -109,6 +109,7 @@ void Writer::take(const std::string& source, const std::string& key, bool explic
     enqueue(id);
     pump();
     if (!durable.ok()) return acked(durable.error());
+    ++stats_.taken_files;
     acked(id);
   });
 }

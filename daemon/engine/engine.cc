@@ -96,7 +96,7 @@ Engine::Engine(const index::IndexFile& index, ObjectStore& store, MemoryCache& c
       prefetcher_(index, cache, fetcher_, geometry_, options, metrics_) {}
 
 // Takes this engine's share of the cache gauges out of a registry other engines may share.
-Engine::~Engine() { metrics_.sync_cache(CacheStats{}); }
+Engine::~Engine() { metrics_.withdraw_gauges(); }
 
 HintReport Engine::set_hints(const std::vector<std::string>& paths) {
   return prefetcher_.set_hints(paths);

@@ -45,4 +45,11 @@ void EngineMetrics::sync_cache(const CacheStats& now) {
   last_ = now;
 }
 
+void EngineMetrics::withdraw_gauges() {
+  cache_bytes.add(-static_cast<int64_t>(last_.bytes));
+  cache_inflight_bytes.add(-static_cast<int64_t>(last_.inflight_bytes));
+  last_.bytes = 0;
+  last_.inflight_bytes = 0;
+}
+
 }  // namespace shoal::engine

@@ -33,6 +33,8 @@ struct EngineMetrics {
 
   // Brings the cache-derived series up to date. Deltas, so engines sharing a registry add up.
   void sync_cache(const CacheStats& now);
+  // Takes this engine's share out of the cache gauges (when it stops).
+  void withdraw_gauges();
 
  private:
   CacheStats last_;

@@ -64,7 +64,6 @@ class Fetcher {
   // Demand reads that found their unit already being prefetched: prefetch that was used, if
   // late.
   uint64_t prefetch_joined() const { return prefetch_joined_; }
-  int in_flight() const { return in_flight_; }
 
  private:
   struct Pending {

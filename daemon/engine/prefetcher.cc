@@ -9,7 +9,6 @@ constexpr size_t kMaxStreams = 8;
 // Warm-all units queued or in flight at a time: enough to keep its free GET slots busy
 // without filling the queues with the whole volume.
 constexpr int kWarmDepth = 16;
-constexpr uint8_t kFlagNotInVolume = 1;  // set by the builder on skipped keys
 
 }  // namespace
 
@@ -117,7 +116,7 @@ const std::unordered_map<std::string_view, uint32_t>& Prefetcher::paths() {
   paths_.reserve(objects.size());
   for (uint32_t id = 0; id < objects.size(); ++id) {
     const index::ObjectRecord& r = objects[id];
-    if ((r.flags & kFlagNotInVolume) == 0 && r.size > 0) paths_.emplace(index_.key(r), id);
+    if ((r.flags & index::kObjectNotInVolume) == 0 && r.size > 0) paths_.emplace(index_.key(r), id);
   }
   return paths_;
 }

@@ -1,5 +1,5 @@
 // A frontend exposes one BlockDevice to the kernel (or a VM) through one transport: NBD,
-// FUSE image, later ublk and vhost-user-blk. This interface is the whole "ops table" the
+// FUSE image, ublk and vhost-user-blk. This interface is the whole "ops table" the
 // daemon core sees, so the core never knows which transport it serves (the ublksrv habit).
 //
 // Threading: a frontend lives on one Reactor thread. start(), stop() and describe() are called
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,7 +28,7 @@ struct FrontendOptions {
   // The name clients ask for (the NBD export name).
   std::string export_name = "shoal";
 
-  // NBD: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
+  // NBD and vhost-user-blk: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
   std::string unix_socket;
   std::string tcp_address;    // e.g. "127.0.0.1"; the listener binds exactly this address
   uint16_t tcp_port = 10809;  // 0 picks a free port (see NbdServer::tcp_port())
@@ -40,6 +41,22 @@ struct FrontendOptions {
   std::string mount_point;
   std::string image_name = "image";
   bool allow_other = false;  // let users other than the mounter open the image file
+
+  // ublk: queues (the kernel caps them at the CPU count), tags per queue, the largest request,
+  // and the control device. All queues are served on the frontend's reactor thread.
+  uint16_t ublk_queues = 1;
+  uint16_t ublk_queue_depth = 128;
+  uint32_t ublk_max_io_bytes = 512 * 1024;
+  std::string ublk_control_path = "/dev/ublk-control";
+
+  // vhost-user-blk: the most virtqueues a VM may use (answer to GET_QUEUE_NUM).
+  uint16_t vhost_max_queues = 4;
+
+  // Called once on the reactor when the exported device is usable or has failed to come up
+  // after start() returned (ublk: START_DEV completes only after the kernel has read the
+  // partition table through the frontend). Frontends that are ready when start() returns do not
+  // call it. Empty: a late failure is written to stderr.
+  std::function<void(const Status&)> on_ready;
 };
 
 class Frontend {

@@ -15,10 +15,7 @@ namespace {
 
 constexpr int kMaxKeysCap = 1000;  // S3 returns at most 1,000 entries a page
 
-struct DirEntry {
-  std::string name;  // with '/' appended for a directory
-  bool is_dir = false;
-};
+using DirEntry = DirectoryCache::Entry;
 
 // Follows symlinks; entries that are neither files nor directories are not objects.
 std::optional<DirEntry> classify(const std::string& dir_path, const dirent& e) {
@@ -35,7 +32,7 @@ std::optional<DirEntry> classify(const std::string& dir_path, const dirent& e) {
   return std::nullopt;
 }
 
-Result<std::vector<DirEntry>> read_sorted(const std::string& dir_path) {
+Result<std::vector<DirEntry>> read_sorted_uncached(const std::string& dir_path) {
   DIR* d = ::opendir(dir_path.c_str());
   if (d == nullptr) return errno_error("list directory " + dir_path, errno);
   std::vector<DirEntry> entries;
@@ -60,8 +57,9 @@ const std::string& entry_key(const Entry& e) {
 
 class Lister {
  public:
-  Lister(std::string prefix, std::string delimiter, std::string marker, size_t limit)
-      : prefix_(std::move(prefix)), delimiter_(std::move(delimiter)),
+  Lister(DirectoryCache& cache, std::string prefix, std::string delimiter, std::string marker,
+         size_t limit)
+      : cache_(cache), prefix_(std::move(prefix)), delimiter_(std::move(delimiter)),
         marker_(std::move(marker)), limit_(limit) {}
 
   // Walks the directory at dir_path (ending in '/'), whose keys start with dir_key.
@@ -81,8 +79,10 @@ class Lister {
 
  private:
   Status walk(const std::string& dir_path, const std::string& dir_key) {
-    SHOAL_ASSIGN(std::vector<DirEntry> children, read_sorted(dir_path));
-    for (const DirEntry& child : children) {
+    SHOAL_ASSIGN(DirectoryCache::Listing listing, cache_.sorted(dir_path));
+    const std::vector<DirEntry>& children = *listing;
+    for (size_t i = first_after_marker(children, dir_key); i < children.size(); ++i) {
+      const DirEntry& child = children[i];
       if (full()) break;
       std::string key = dir_key + child.name;
       std::string path = dir_path + child.name;
@@ -93,6 +93,20 @@ class Lister {
       }
     }
     return {};
+  }
+
+  // The first child that can hold a key past the marker: children before it were listed on
+  // earlier pages. A directory whose key the marker starts with is still open.
+  size_t first_after_marker(const std::vector<DirEntry>& children, const std::string& dir_key) const {
+    if (marker_.empty() || !marker_.starts_with(dir_key)) return 0;
+    std::string_view rest = std::string_view(marker_).substr(dir_key.size());
+    auto it = std::lower_bound(children.begin(), children.end(), rest,
+                               [](const DirEntry& e, std::string_view r) { return e.name < r; });
+    if (it != children.begin()) {
+      const DirEntry& before = *std::prev(it);
+      if (before.is_dir && rest.starts_with(before.name)) --it;
+    }
+    return static_cast<size_t>(it - children.begin());
   }
 
   void visit_file(const std::string& path, std::string key) {
@@ -114,7 +128,7 @@ class Lister {
     if (delimiter_ == "/" && below_prefix && key.size() > prefix_.size()) {
       // The whole directory rolls up into one common prefix: check that it holds an object
       // (past the marker) instead of listing it.
-      Lister probe(key, "", marker_, 1);
+      Lister probe(cache_, key, "", marker_, 1);
       SHOAL_TRY(probe.descend(path, key));
       if (!probe.entries_.empty()) emit_prefix(key);
       return {};
@@ -129,6 +143,7 @@ class Lister {
     entries_.emplace_back(std::move(common));
   }
 
+  DirectoryCache& cache_;
   std::string prefix_;
   std::string delimiter_;
   std::string marker_;
@@ -152,6 +167,30 @@ ListPage to_page(std::vector<Entry>& entries, size_t max_keys) {
 
 }  // namespace
 
+Result<DirectoryCache::Listing> DirectoryCache::sorted(const std::string& dir_path) {
+  struct stat st {};
+  if (::stat(dir_path.c_str(), &st) != 0) return errno_error("list directory " + dir_path, errno);
+  auto same_time = [](const timespec& a, const timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+  };
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = slots_.begin(); it != slots_.end(); ++it) {
+      if (it->path != dir_path || it->dev != st.st_dev || it->ino != st.st_ino ||
+          !same_time(it->mtime, st.st_mtim) || !same_time(it->ctime, st.st_ctim))
+        continue;
+      slots_.splice(slots_.begin(), slots_, it);
+      return slots_.front().listing;
+    }
+  }
+  SHOAL_ASSIGN(std::vector<DirEntry> entries, read_sorted_uncached(dir_path));
+  auto listing = std::make_shared<const std::vector<DirEntry>>(std::move(entries));
+  std::lock_guard lock(mutex_);
+  slots_.push_front(Slot{dir_path, st.st_dev, st.st_ino, st.st_mtim, st.st_ctim, listing});
+  if (slots_.size() > kSlots) slots_.pop_back();
+  return listing;
+}
+
 Result<ListPage> FileTree::list(const ListQuery& q) const {
   if (q.max_keys < 1)
     return Error(ErrorKind::kInvalidArgument, "list: max_keys must be at least 1");
@@ -161,7 +200,7 @@ Result<ListPage> FileTree::list(const ListQuery& q) const {
   if (!dir_key.empty() && !key_path_problem(dir_key.substr(0, dir_key.size() - 1)).empty())
     return ListPage{};
   std::string marker = q.continuation_token.empty() ? q.start_after : q.continuation_token;
-  Lister lister(q.prefix, q.delimiter, marker, max_keys + 1);
+  Lister lister(*directories_, q.prefix, q.delimiter, marker, max_keys + 1);
   Status walked = lister.descend(root_ + "/" + dir_key, dir_key);
   if (!walked.ok()) return std::move(walked).error().with_context("list " + q.prefix);
   return to_page(lister.entries(), max_keys);

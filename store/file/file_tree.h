@@ -18,13 +18,44 @@
 // appends write in place and are fsynced.
 #pragma once
 
+#include <list>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include "common/result.h"
 #include "store/object_store.h"
 
 namespace shoal::file {
+
+// Sorted directory listings kept between the pages of one listing: without them every page
+// of a 100,000-entry directory would read and sort the whole directory again. An entry is
+// reused only while the directory's change time and mtime are unchanged.
+class DirectoryCache {
+ public:
+  struct Entry {
+    std::string name;  // with '/' appended for a directory
+    bool is_dir = false;
+  };
+  using Listing = std::shared_ptr<const std::vector<Entry>>;
+
+  Result<Listing> sorted(const std::string& dir_path);
+
+ private:
+  struct Slot {
+    std::string path;
+    dev_t dev;
+    ino_t ino;
+    timespec mtime, ctime;
+    Listing listing;
+  };
+  static constexpr size_t kSlots = 8;
+  std::mutex mutex_;
+  std::list<Slot> slots_;  // most recently used first
+};
 
 class FileTree {
  public:
@@ -59,6 +90,7 @@ class FileTree {
   Status check_parts(const std::vector<PartInfo>& parts, const std::string& dir) const;
 
   std::string root_;  // without a trailing '/': "" for "/"
+  std::unique_ptr<DirectoryCache> directories_ = std::make_unique<DirectoryCache>();
 };
 
 // Why `key` cannot name a file, or "" when it can.

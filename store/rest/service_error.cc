@@ -31,7 +31,8 @@ ErrorKind kind_from_code(std::string_view code) {
     return ErrorKind::kPreconditionFailed;
   if (code == "InvalidRange") return ErrorKind::kRangeNotSatisfiable;
   if (code == "RequestTimeout") return ErrorKind::kTimeout;
-  if (code == "NotImplemented") return ErrorKind::kUnsupported;
+  // A server without the call (s3rver has no ListParts): the caller can fall back.
+  if (code == "NotImplemented" || code == "MethodNotAllowed") return ErrorKind::kUnsupported;
   if (code == "InternalError" || code == "ServiceUnavailable") return ErrorKind::kServer;
   return ErrorKind::kInternal;  // unknown code: decide by status
 }
@@ -46,6 +47,7 @@ ErrorKind kind_from_status(int status) {
     case 416: return ErrorKind::kRangeNotSatisfiable;
     case 408: return ErrorKind::kTimeout;
     case 429: return ErrorKind::kThrottled;
+    case 405:
     case 501: return ErrorKind::kUnsupported;
     default: return status >= 500 || status < 300 ? ErrorKind::kServer
                                                   : ErrorKind::kInvalidArgument;

@@ -9,6 +9,7 @@ void register_commands(CLI::App& app, int& exit_code) {
   register_stat(app, exit_code);
   register_index(app, exit_code);
   register_bench(app, exit_code);
+  register_writer(app, exit_code);
 }
 
 }  // namespace shoal::cli

@@ -14,5 +14,6 @@ void register_put(CLI::App& app, int& exit_code);
 void register_stat(CLI::App& app, int& exit_code);
 void register_index(CLI::App& app, int& exit_code);  // tools/shoal/index_cmd.cc
 void register_bench(CLI::App& app, int& exit_code);  // tools/shoal/bench_cmd.cc
+void register_writer(CLI::App& app, int& exit_code);  // tools/shoal/writer_cmd.cc
 
 }  // namespace shoal::cli

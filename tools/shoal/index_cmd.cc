@@ -148,7 +148,7 @@ int run_ls(const IndexOptions& o) {
   std::set<std::string> dirs;
   bool found = dir.empty();
   for (const index::ObjectRecord& r : file->objects()) {
-    if (r.flags & 1) continue;  // skipped at build time
+    if (r.flags & index::kObjectNotInVolume) continue;
     std::string_view key = file->key(r);
     if (!key.starts_with(dir)) continue;
     found = true;

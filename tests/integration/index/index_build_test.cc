@@ -132,6 +132,7 @@ TEST_F(IndexBuildTest, ExportedImagePassesFsckAndMountsWithEveryFileIntact) {
   fs::create_directories(src_ / "wide");
   for (int i = 0; i < 100000; ++i) std::ofstream(src_ / "wide" / ("e" + std::to_string(i)));
   fs::create_directories(src_ / "empty-dir");
+  fs::create_directories(src_ / "names");
   for (std::string name : {"with space.txt", "plus+sign", "per%cent", "ünïcødé-日本.txt", "eq=ual"})
     write_file(src_ / "names" / name, 0, 0), write_file(src_ / name, 100, 7);
   // A sparse 5 GiB file: needs an extended inode.
@@ -155,7 +156,9 @@ TEST_F(IndexBuildTest, ExportedImagePassesFsckAndMountsWithEveryFileIntact) {
   ASSERT_EQ(verify.status, 0) << verify.out;
   CommandResult info = sh(kShoal + " index info " + index.string());
   ASSERT_EQ(info.status, 0) << info.out;
-  EXPECT_NE(info.out.find("skipped: control-character\tdata/" + bad), std::string::npos) << info.out;
+  // Skipped keys are reported whole: for file:// that is the absolute path without its '/'.
+  std::string bad_key = (src_ / bad).string().substr(1);
+  EXPECT_NE(info.out.find("skipped: control-character\t" + bad_key), std::string::npos) << info.out;
 
   CommandResult ls = sh(kShoal + " index ls " + index.string() + " names");
   ASSERT_EQ(ls.status, 0) << ls.out;

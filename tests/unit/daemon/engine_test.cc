@@ -426,6 +426,9 @@ TEST_P(EngineChangedTest, OverwrittenFileFailsItsReadsOnlyAndIsLoggedOnce) {
     ASSERT_NO_FATAL_FAILURE(expect_matches_image(uint64_t{e.first_block} * 4096,
                                                  index_->objects()[e.object].size));
   }
+  if (GetParam()) {
+    EXPECT_EQ(store_->pinned_gets, 0u);
+  }
   ASSERT_EQ(log_.size(), 2u);  // once per object, however often it was read
   EXPECT_NE(log_[0].find(key_of(victim)), std::string::npos) << log_[0];
   EXPECT_NE(log_[1].find(key_of(deleted)), std::string::npos) << log_[1];
@@ -479,7 +482,34 @@ TEST_F(EngineTest, CacheNeverExceedsItsBudgetDuringALargeSequentialRead) {
   EXPECT_FALSE(over) << "peak " << peak << " > budget " << cache_->budget();
   EXPECT_GT(peak, cache_->budget() / 2) << "the test should have pressed on the budget";
   EXPECT_GT(cache_->stats().evictions, 0u);
+  EXPECT_GT(cache_->stats().reserve_failures, 0u) << "demand should have waited for budget";
   run_until_idle();
+}
+
+TEST_F(EngineTest, RateCapHoldsGetsBackButEveryReadCompletes) {
+  make_tree();
+  ASSERT_NO_FATAL_FAILURE(build_index());
+  open_store();
+  EngineOptions options;
+  options.prefetch = PrefetchMode::kNone;
+  options.max_gets_per_second = 10;  // a burst of 10, then one every 100 ms
+  ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  std::vector<std::unique_ptr<Read>> reads;
+  std::vector<uint64_t> offsets;
+  for (const index::Extent& e : index_->extents()) {
+    if (reads.size() == 16) break;
+    offsets.push_back(uint64_t{e.first_block} * 4096);
+    reads.push_back(start_read(offsets.back(), 4096));
+  }
+  EXPECT_LE(store_->gets(), 11u) << "the cap lets a one-second burst through, no more";
+  loop_->run_until([&] {
+    return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r->status.has_value(); });
+  });
+  for (size_t i = 0; i < reads.size(); ++i) {
+    ASSERT_TRUE(reads[i]->status && reads[i]->status->ok());
+    EXPECT_TRUE(reads[i]->data == image_.substr(offsets[i], 4096));
+  }
+  EXPECT_EQ(store_->gets(), 16u);
 }
 
 TEST_F(EngineTest, OptionsAreValidatedWithClearErrors) {
@@ -651,6 +681,12 @@ TEST_F(EngineTest, MetricsRenderTheEngineSeries) {
   EXPECT_EQ(metrics_.gauge("shoal_engine_cache_bytes", "").value(),
             static_cast<int64_t>(cache_->stats().bytes));
   EXPECT_EQ(counter(metrics_, "shoal_engine_gets_total"), store_->gets());
+  // A stopped engine takes its share out of gauges other engines may share.
+  engine_.reset();
+  EXPECT_EQ(metrics_.gauge("shoal_engine_cache_bytes", "").value(), 0);
+  EXPECT_EQ(metrics_.gauge("shoal_engine_prefetch_window", "").value(), 0);
+  EXPECT_EQ(metrics_.gauge("shoal_engine_gets_in_flight", "").value(), 0);
+  EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_used_total"), cache_->stats().prefetch_used);
 }
 
 }  // namespace

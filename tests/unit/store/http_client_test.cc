@@ -3,192 +3,28 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <optional>
-#include <thread>
-#include <vector>
 
 #include "common/poll_reactor.h"
+#include "tests/support/http_test_server.h"
 
 namespace shoal {
 namespace {
 
-// What the test server received.
-struct Received {
-  std::string method;
-  std::string target;
-  std::vector<std::pair<std::string, std::string>> headers;  // as sent
-  std::string body;
-};
-
-// What it does about it.
-struct Reply {
-  std::string bytes;   // written verbatim
-  bool close = false;  // close the connection after writing
-  bool hang = false;   // write, then stay silent until the server stops
-};
-
-// A minimal HTTP/1.1 server on 127.0.0.1: one thread per connection, keep-alive, requests with
-// a Content-Length body. Enough to show what the client puts on the wire and how it copes with
-// servers that misbehave.
-class TestServer {
- public:
-  using Handler = std::function<Reply(const Received&)>;
-
-  explicit TestServer(Handler handler) : handler_(std::move(handler)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 64) != 0)
-      std::abort();
-    socklen_t len = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-
-  ~TestServer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    cv_.notify_all();
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    for (auto& t : workers_) t.join();
-    ::close(listen_fd_);
-  }
-
-  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-  int connections() const { return connections_.load(); }
-  int requests() const { return requests_.load(); }
-  std::vector<Received> received() {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-
- private:
-  void accept_loop() {
-    while (true) {
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        ::close(fd);
-        return;
-      }
-      ++connections_;
-      conn_fds_.push_back(fd);
-      workers_.emplace_back([this, fd] { serve(fd); });
-    }
-  }
-
-  void serve(int fd) {
-    std::string buf;
-    while (auto request = read_request(fd, buf)) {
-      ++requests_;
-      {
-        std::lock_guard lock(mu_);
-        received_.push_back(*request);
-      }
-      Reply reply = handler_(*request);
-      write_all(fd, reply.bytes);
-      if (reply.hang) {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_; });
-      }
-      if (reply.close || reply.hang) break;
-    }
-    ::shutdown(fd, SHUT_RDWR);
-    std::lock_guard lock(mu_);
-    // Closed under the lock so the destructor never shuts down a recycled descriptor.
-    std::erase(conn_fds_, fd);
-    ::close(fd);
-  }
-
-  static std::optional<Received> read_request(int fd, std::string& buf) {
-    size_t head_end;
-    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!read_more(fd, buf)) return std::nullopt;
-    Received r;
-    std::string head = buf.substr(0, head_end);
-    buf.erase(0, head_end + 4);
-    size_t line_end = head.find("\r\n");
-    std::string request_line = head.substr(0, line_end);
-    size_t sp1 = request_line.find(' '), sp2 = request_line.rfind(' ');
-    r.method = request_line.substr(0, sp1);
-    r.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t content_length = 0;
-    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-      size_t end = head.find("\r\n", pos);
-      if (end == std::string::npos) end = head.size();
-      std::string line = head.substr(pos, end - pos);
-      size_t colon = line.find(':');
-      std::string name = line.substr(0, colon);
-      std::string value = line.substr(colon + 2);
-      if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
-      r.headers.emplace_back(name, value);
-      pos = end + 2;
-    }
-    while (buf.size() < content_length)
-      if (!read_more(fd, buf)) return std::nullopt;
-    r.body = buf.substr(0, content_length);
-    buf.erase(0, content_length);
-    return r;
-  }
-
-  static bool read_more(int fd, std::string& buf) {
-    char chunk[65536];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buf.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  static void write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-
-  Handler handler_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::vector<int> conn_fds_;
-  std::vector<std::thread> workers_;
-  std::vector<Received> received_;
-  std::atomic<int> connections_{0};
-  std::atomic<int> requests_{0};
-};
-
-std::string http_reply(int status, std::string body, std::string extra_headers = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
-}
+using Received = HttpTestServer::Request;
+using Reply = HttpTestServer::Reply;
 
 Reply echo(const Received& r) {
   return Reply{http_reply(200, r.body, "X-Method: " + r.method + "\r\n")};
 }
 
-HttpRequest request_to(const TestServer& server, std::string method, std::string path) {
+HttpRequest request_to(const HttpTestServer& server, std::string method, std::string path) {
   HttpRequest req;
   req.scheme = "http";
   req.host = server.host();
@@ -216,7 +52,7 @@ Result<HttpResponse> exchange(PollReactor& loop, HttpClient& client, HttpRequest
 }
 
 TEST(HttpClient, GetReturnsStatusLowerCasedHeadersAndBodyNeverInline) {
-  TestServer server([](const Received&) {
+  HttpTestServer server([](const Received&) {
     return Reply{http_reply(200, "hello", "X-Custom-Header:  Mixed Value \r\n")};
   });
   PollReactor loop;
@@ -240,7 +76,7 @@ TEST(HttpClient, GetReturnsStatusLowerCasedHeadersAndBodyNeverInline) {
 }
 
 TEST(HttpClient, HttpErrorStatusIsAResponseNotAnError) {
-  TestServer server([](const Received&) { return Reply{http_reply(404, "<Error/>")}; });
+  HttpTestServer server([](const Received&) { return Reply{http_reply(404, "<Error/>")}; });
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -251,7 +87,7 @@ TEST(HttpClient, HttpErrorStatusIsAResponseNotAnError) {
 }
 
 TEST(HttpClient, SendsHeadersAndEncodedTargetWithoutNormalizingDotSegments) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -279,7 +115,7 @@ TEST(HttpClient, SendsHeadersAndEncodedTargetWithoutNormalizingDotSegments) {
 }
 
 TEST(HttpClient, MethodsAndBodies) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -315,7 +151,7 @@ TEST(HttpClient, MethodsAndBodies) {
 }
 
 TEST(HttpClient, UploadsAFileRegionWithoutLoadingTheFile) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   auto path = std::filesystem::temp_directory_path() /
               ("shoal_http_body_" + std::to_string(::getpid()));
   std::string content;
@@ -335,7 +171,7 @@ TEST(HttpClient, UploadsAFileRegionWithoutLoadingTheFile) {
 }
 
 TEST(HttpClient, UnreadableOrShortBodyFileIsALocalError) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -386,7 +222,7 @@ TEST(HttpClient, ConnectionRefusedIsANetworkError) {
 }
 
 TEST(HttpClient, TruncatedBodyIsANetworkError) {
-  TestServer server([](const Received&) {
+  HttpTestServer server([](const Received&) {
     return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", /*close=*/true};
   });
   PollReactor loop;
@@ -399,7 +235,7 @@ TEST(HttpClient, TruncatedBodyIsANetworkError) {
 }
 
 TEST(HttpClient, ResetBeforeAnswerIsANetworkError) {
-  TestServer server([](const Received&) { return Reply{"", /*close=*/true}; });
+  HttpTestServer server([](const Received&) { return Reply{"", /*close=*/true}; });
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -409,7 +245,7 @@ TEST(HttpClient, ResetBeforeAnswerIsANetworkError) {
 }
 
 TEST(HttpClient, StalledTransferTimesOut) {
-  TestServer server([](const Received&) {
+  HttpTestServer server([](const Received&) {
     Reply reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome"};
     reply.hang = true;
     return reply;
@@ -425,7 +261,7 @@ TEST(HttpClient, StalledTransferTimesOut) {
 }
 
 TEST(HttpClient, ReusesOneConnectionForSequentialRequests) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);
@@ -438,7 +274,7 @@ TEST(HttpClient, ReusesOneConnectionForSequentialRequests) {
 }
 
 TEST(HttpClient, ConcurrentRequestsStayWithinTheHostConnectionLimit) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   HttpClientOptions options;
   options.max_host_connections = 2;
@@ -460,7 +296,7 @@ TEST(HttpClient, ConcurrentRequestsStayWithinTheHostConnectionLimit) {
 }
 
 TEST(HttpClient, DestroyingTheClientDropsInFlightCallbacksAndReleasesTheLoop) {
-  TestServer server([](const Received&) {
+  HttpTestServer server([](const Received&) {
     Reply reply;
     reply.hang = true;  // never answers
     return reply;
@@ -496,7 +332,7 @@ TEST(HttpClient, DestroyingTheClientDropsPendingLocalFailures) {
 }
 
 TEST(HttpClient, ACallbackMayDestroyTheClient) {
-  TestServer server(echo);
+  HttpTestServer server(echo);
   PollReactor loop;
   auto client = make_client(loop);
   ASSERT_NE(client, nullptr);

@@ -1,0 +1,348 @@
+#include "tools/shoald/daemon.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "daemon/cache/memory_cache.h"
+#include "daemon/control_socket.h"
+#include "daemon/engine/engine.h"
+#include "daemon/frontends/frontend.h"
+#include "daemon/image_file_device.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_server.h"
+#include "daemon/uring_reactor.h"
+#include "index/index_file.h"
+#include "store/open_store.h"
+#include "store/uri.h"
+#include "tools/shoald/log.h"
+
+namespace shoal::daemon {
+namespace {
+
+// The value of a "key: value" line of an index's build info ("" when absent).
+std::string build_info_value(std::string_view info, std::string_view key) {
+  std::istringstream lines{std::string(info)};
+  std::string prefix = std::string(key) + ": ";
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(prefix)) return line.substr(prefix.size());
+  return {};
+}
+
+// Volume paths, one a line; blank lines and '#' comments skipped.
+std::vector<std::string> parse_path_list(std::string_view text) {
+  std::vector<std::string> paths;
+  std::istringstream lines{std::string(text)};
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line.front() == '#') continue;
+    paths.push_back(line);
+  }
+  return paths;
+}
+
+Result<std::vector<std::string>> read_path_list(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errno_error("hints file " + path, errno);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_path_list(text.str());
+}
+
+uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+int exit_code_for(const Error& error) {
+  return error.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailed;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonSettings& settings) : settings_(settings) {}
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  Status start();
+  void serve() { reactor_->run(); }
+  void stop();
+
+ private:
+  Status open_device();
+  Status open_engine();
+  Status start_frontend();
+  Status start_metrics();
+  Status start_control();
+  Status watch_signals();
+  Status write_pid_file();
+  void register_daemon_metrics();
+  std::string render_metrics();
+  std::string status_text() const;
+  Result<std::string> set_hints(std::string_view body);
+
+  const DaemonSettings& settings_;
+  // Declared in dependency order: members are destroyed bottom-up, users before what they use.
+  std::unique_ptr<UringReactor> reactor_;
+  Metrics metrics_;
+  Gauge* resident_ = nullptr;
+  std::optional<index::IndexFile> index_;
+  std::string source_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<MemoryCache> cache_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ImageFileDevice> image_;
+  BlockDevice* device_ = nullptr;
+  std::string frontend_kind_;
+  std::unique_ptr<Frontend> frontend_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<ControlSocket> control_;
+  int signal_fd_ = -1;
+  bool pid_file_written_ = false;
+};
+
+Daemon::~Daemon() {
+  stop();
+  if (signal_fd_ >= 0) {
+    reactor_->unwatch(signal_fd_);
+    ::close(signal_fd_);
+  }
+}
+
+Status Daemon::start() {
+  SHOAL_ASSIGN(reactor_, UringReactor::create());
+  SHOAL_TRY(watch_signals());
+  SHOAL_TRY(open_device());
+  register_daemon_metrics();
+  SHOAL_TRY(start_frontend());
+  SHOAL_TRY(start_metrics());
+  SHOAL_TRY(start_control());
+  return write_pid_file();
+}
+
+// Frontend first: the FUSE mount must go while the device can still answer. Reads in flight
+// complete harmlessly afterwards (frontend.h).
+void Daemon::stop() {
+  if (frontend_ != nullptr) {
+    frontend_->stop();
+    frontend_.reset();
+  }
+  control_.reset();
+  metrics_server_.reset();
+  if (pid_file_written_) ::unlink(settings_.pid_file.c_str());
+  pid_file_written_ = false;
+}
+
+Status Daemon::watch_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) return errno_error("signalfd", errno);
+  reactor_->watch(signal_fd_, Reactor::kReadable, [this](uint32_t) {
+    signalfd_siginfo info{};
+    while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      log_line(std::string("received ") + (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+               ": stopping");
+      reactor_->stop();
+    }
+  });
+  return {};
+}
+
+Status Daemon::open_device() {
+  if (!settings_.image.empty()) {
+    SHOAL_ASSIGN(image_, ImageFileDevice::open(settings_.image, *reactor_));
+    device_ = image_.get();
+    log_line("serving the image file " + settings_.image + " (debug mode, no engine)");
+    return {};
+  }
+  return open_engine();
+}
+
+Status Daemon::open_engine() {
+  const VolumeConfig& v = settings_.volume;
+  auto index = index::IndexFile::open(v.index_path);
+  if (!index.ok()) return std::move(index).error().with_context("index " + v.index_path);
+  index_.emplace(std::move(*index));
+  source_ = v.source.empty() ? build_info_value(index_->build_info(), "source") : v.source;
+  if (source_.empty())
+    return Error(ErrorKind::kInvalidArgument,
+                 "index " + v.index_path + " records no source: give --source URI");
+  SHOAL_ASSIGN(ObjectUri uri, parse_object_uri(source_));
+  SHOAL_ASSIGN(StoreConfig store_config,
+               resolve_store_config(uri.scheme, settings_.store_flags, process_environment()));
+  SHOAL_ASSIGN(store_, open_store(uri, store_config, *reactor_));
+  SHOAL_ASSIGN(cache_, MemoryCache::create(v.cache_memory));
+  EngineOptions options = v.engine;
+  if (!v.hints_file.empty()) {
+    SHOAL_ASSIGN(options.hints, read_path_list(v.hints_file));
+  }
+  options.log = [](std::string_view line) { log_line("engine: " + std::string(line)); };
+  SHOAL_ASSIGN(engine_, Engine::create(*index_, *store_, *cache_, *reactor_, std::move(options),
+                                       metrics_));
+  device_ = engine_.get();
+  log_line("index " + v.index_path + ": " + std::to_string(index_->summary().object_count) +
+           " objects, " + std::to_string(index_->device_bytes()) + "-byte device; source " +
+           source_ + "; cache " + std::to_string(v.cache_memory) + " bytes, prefetch " +
+           std::string(to_string(v.engine.prefetch)));
+  return {};
+}
+
+Status Daemon::start_frontend() {
+  const VolumeConfig& v = settings_.volume;
+  frontend_kind_ = resolve_frontend_kind(v.frontend);
+  if (frontend_kind_ == "fuse" && v.frontend_options.mount_point.empty())
+    return Error(ErrorKind::kInvalidArgument,
+                 "the fuse frontend needs a directory to mount: give --mountpoint DIR or "
+                 "[frontend] mountpoint");
+  SHOAL_ASSIGN(frontend_, make_frontend(frontend_kind_, v.frontend_options, *reactor_, *device_));
+  Status started = frontend_->start();
+  if (!started.ok()) {
+    frontend_.reset();
+    return std::move(started).error().with_context("starting the " + frontend_kind_ +
+                                                    " frontend");
+  }
+  log_line("serving " + frontend_->describe());
+  return {};
+}
+
+Status Daemon::start_metrics() {
+  const std::string& listen = settings_.volume.metrics_listen;
+  if (listen.empty()) return {};
+  auto server = MetricsServer::start(listen, *reactor_, [this] { return render_metrics(); });
+  if (!server.ok()) return std::move(server).error().with_context("metrics endpoint");
+  metrics_server_ = std::move(*server);
+  log_line("metrics on " + metrics_server_->describe());
+  return {};
+}
+
+Status Daemon::start_control() {
+  const std::string& path = settings_.volume.control_socket;
+  if (path.empty()) return {};
+  std::vector<ControlCommand> commands;
+  commands.push_back({"status", false, [this](std::string_view) -> Result<std::string> {
+                        return status_text();
+                      }});
+  commands.push_back({"stats", false, [this](std::string_view) -> Result<std::string> {
+                        return render_metrics();
+                      }});
+  commands.push_back({"hints", true, [this](std::string_view body) { return set_hints(body); }});
+  commands.push_back({"shutdown", false, [this](std::string_view) -> Result<std::string> {
+                        log_line("shutdown requested on the control socket: stopping");
+                        reactor_->stop();
+                        return std::string();
+                      }});
+  auto control = ControlSocket::start(path, *reactor_, std::move(commands));
+  if (!control.ok()) return std::move(control).error().with_context("control socket");
+  control_ = std::move(*control);
+  log_line("control socket " + path);
+  return {};
+}
+
+Status Daemon::write_pid_file() {
+  if (settings_.pid_file.empty()) return {};
+  std::ofstream out(settings_.pid_file, std::ios::trunc);
+  out << ::getpid() << "\n";
+  out.close();
+  if (!out) return errno_error("writing the pid file " + settings_.pid_file, errno);
+  pid_file_written_ = true;
+  return {};
+}
+
+void Daemon::register_daemon_metrics() {
+  metrics_
+      .gauge("shoal_daemon_device_bytes", "Size of the block device the daemon serves")
+      .set(static_cast<int64_t>(device_->size_bytes()));
+  metrics_
+      .gauge("shoal_daemon_start_time_seconds", "When the daemon started, in Unix seconds")
+      .set(std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count());
+  if (cache_ != nullptr)
+    metrics_.gauge("shoal_daemon_cache_budget_bytes", "The memory cache's byte budget")
+        .set(static_cast<int64_t>(cache_->budget()));
+  resident_ = &metrics_.gauge("process_resident_memory_bytes", "Resident memory of the daemon");
+}
+
+std::string Daemon::render_metrics() {
+  resident_->set(static_cast<int64_t>(resident_bytes()));
+  return metrics_.render_prometheus();
+}
+
+std::string Daemon::status_text() const {
+  std::string text = "pid: " + std::to_string(::getpid()) + "\n";
+  text += "frontend: " + (frontend_ ? frontend_->describe() : std::string("stopped")) + "\n";
+  text += "device_bytes: " + std::to_string(device_->size_bytes()) + "\n";
+  if (index_) text += "index: " + settings_.volume.index_path + "\nsource: " + source_ + "\n";
+  if (image_) text += "image: " + settings_.image + "\n";
+  if (cache_) text += "cache_budget_bytes: " + std::to_string(cache_->budget()) + "\n";
+  if (engine_) text += "prefetch_window: " + std::to_string(engine_->prefetch_window()) + "\n";
+  if (metrics_server_) text += "metrics: " + metrics_server_->describe() + "\n";
+  return text;
+}
+
+Result<std::string> Daemon::set_hints(std::string_view body) {
+  if (engine_ == nullptr)
+    return Error(ErrorKind::kUnsupported, "hints need the engine: this daemon serves an image file");
+  std::vector<std::string> paths = parse_path_list(body);
+  HintReport report = engine_->set_hints(paths);
+  log_line("hint list of " + std::to_string(paths.size()) + " paths: " +
+           std::to_string(report.matched) + " matched, " + std::to_string(report.unknown.size()) +
+           " unknown");
+  std::string out = "matched: " + std::to_string(report.matched) + "\nunknown: " +
+                    std::to_string(report.unknown.size()) + "\n";
+  for (const std::string& path : report.unknown) out += "unknown path: " + path + "\n";
+  return out;
+}
+
+void tell_parent(int fd, std::string_view message) {
+  if (fd < 0) return;
+  std::string line(message);
+  line += "\n";
+  ssize_t ignored = ::write(fd, line.data(), line.size());
+  (void)ignored;  // the parent may have gone; the log has the story either way
+  ::close(fd);
+}
+
+}  // namespace
+
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+int run_daemon(const DaemonSettings& settings) {
+  Daemon daemon(settings);
+  Status started = daemon.start();
+  if (!started.ok()) {
+    log_line("cannot start: " + started.error().describe());
+    tell_parent(settings.ready_fd, "error " + started.error().describe());
+    return exit_code_for(started.error());
+  }
+  log_line("ready");
+  tell_parent(settings.ready_fd, "ready");
+  daemon.serve();
+  daemon.stop();
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace shoal::daemon
