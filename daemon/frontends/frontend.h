@@ -28,7 +28,8 @@ struct FrontendOptions {
   // The name clients ask for (the NBD export name).
   std::string export_name = "shoal";
 
-  // NBD and vhost-user-blk: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
+  // NBD: listen on a Unix socket, on TCP, or both. An empty path / address means "not on this".
+  // vhost-user-blk listens on the Unix socket only.
   std::string unix_socket;
   std::string tcp_address;    // e.g. "127.0.0.1"; the listener binds exactly this address
   uint16_t tcp_port = 10809;  // 0 picks a free port (see NbdServer::tcp_port())
@@ -48,6 +49,10 @@ struct FrontendOptions {
   uint16_t ublk_queue_depth = 128;
   uint32_t ublk_max_io_bytes = 512 * 1024;
   std::string ublk_control_path = "/dev/ublk-control";
+  // Add the device with UBLK_F_USER_RECOVERY, so a restarted daemon can take it over.
+  bool ublk_user_recovery = false;
+  // >= 0: instead of adding a device, take over this one, whose daemon died (user recovery).
+  int ublk_recover_device = -1;
 
   // vhost-user-blk: the most virtqueues a VM may use (answer to GET_QUEUE_NUM).
   uint16_t vhost_max_queues = 4;

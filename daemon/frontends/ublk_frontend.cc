@@ -17,13 +17,18 @@ namespace shoal {
 namespace {
 
 // Linux 6.1's uapi header predates the ioctl-style opcodes; the kernel has accepted them since
-// 6.2 and marks every device with UBLK_F_CMD_IOCTL_ENCODE, so they are spelled out here.
+// 6.4 and marks every device with UBLK_F_CMD_IOCTL_ENCODE, so they are spelled out here.
 constexpr uint64_t kFlagCmdIoctlEncode = 1ull << 6;
 constexpr uint32_t kCmdAddDev = _IOWR('u', UBLK_CMD_ADD_DEV, struct ublksrv_ctrl_cmd);
 constexpr uint32_t kCmdDelDev = _IOWR('u', UBLK_CMD_DEL_DEV, struct ublksrv_ctrl_cmd);
 constexpr uint32_t kCmdStartDev = _IOWR('u', UBLK_CMD_START_DEV, struct ublksrv_ctrl_cmd);
 constexpr uint32_t kCmdStopDev = _IOWR('u', UBLK_CMD_STOP_DEV, struct ublksrv_ctrl_cmd);
 constexpr uint32_t kCmdSetParams = _IOWR('u', UBLK_CMD_SET_PARAMS, struct ublksrv_ctrl_cmd);
+constexpr uint32_t kCmdGetDevInfo = _IOR('u', UBLK_CMD_GET_DEV_INFO, struct ublksrv_ctrl_cmd);
+constexpr uint32_t kCmdStartUserRecovery =
+    _IOWR('u', UBLK_CMD_START_USER_RECOVERY, struct ublksrv_ctrl_cmd);
+constexpr uint32_t kCmdEndUserRecovery =
+    _IOWR('u', UBLK_CMD_END_USER_RECOVERY, struct ublksrv_ctrl_cmd);
 constexpr uint32_t kIoFetchReq = _IOWR('u', UBLK_IO_FETCH_REQ, struct ublksrv_io_cmd);
 constexpr uint32_t kIoCommitAndFetchReq =
     _IOWR('u', UBLK_IO_COMMIT_AND_FETCH_REQ, struct ublksrv_io_cmd);
@@ -34,15 +39,29 @@ constexpr unsigned kBlockShift = 12;
 constexpr auto kCharDeviceWait = std::chrono::seconds(5);
 constexpr auto kStopPoll = std::chrono::milliseconds(10);
 constexpr auto kDeleteWait = std::chrono::seconds(30);
+// How long a recovering daemon waits for the kernel to finish with its dead predecessor.
+constexpr auto kRecoveryWait = std::chrono::seconds(10);
 
 const char* control_name(uint32_t op) {
   switch (op) {
-    case kCmdAddDev: return "ADD_DEV";
-    case kCmdDelDev: return "DEL_DEV";
-    case kCmdStartDev: return "START_DEV";
-    case kCmdStopDev: return "STOP_DEV";
-    case kCmdSetParams: return "SET_PARAMS";
-    default: return "control command";
+    case kCmdAddDev:
+      return "ADD_DEV";
+    case kCmdDelDev:
+      return "DEL_DEV";
+    case kCmdStartDev:
+      return "START_DEV";
+    case kCmdStopDev:
+      return "STOP_DEV";
+    case kCmdSetParams:
+      return "SET_PARAMS";
+    case kCmdGetDevInfo:
+      return "GET_DEV_INFO";
+    case kCmdStartUserRecovery:
+      return "START_USER_RECOVERY";
+    case kCmdEndUserRecovery:
+      return "END_USER_RECOVERY";
+    default:
+      return "control command";
   }
 }
 
@@ -72,28 +91,36 @@ void prep_uring_cmd(io_uring_sqe* sqe, int fd, uint32_t op, const void* cmd, siz
   std::memcpy(command_area(sqe), cmd, cmd_size);
 }
 
-Error kernel_error(std::string what, int res) {
-  return errno_error(what, -res);
-}
+Error kernel_error(const std::string& what, int res) { return errno_error(what, -res); }
 
 uint64_t user_data_for(uint16_t queue, uint16_t tag) { return (uint64_t{queue} << 16) | tag; }
 
-// Runs one control command to completion on the control ring (nothing else is in flight there).
-Status run_control(io_uring* ring, int control_fd, uint32_t op, const ublksrv_ctrl_cmd& cmd,
-                          int device_id) {
+// Runs one control command to completion on the control ring (nothing else is in flight
+// there); returns the kernel's result, a negative errno on failure.
+int control_result(io_uring* ring, int control_fd, uint32_t op, const ublksrv_ctrl_cmd& cmd) {
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
-  if (sqe == nullptr) return Error(ErrorKind::kInternal, "ublk control ring is full");
+  if (sqe == nullptr) return -EBUSY;
   prep_uring_cmd(sqe, control_fd, op, &cmd, sizeof(cmd), 128);
   sqe->user_data = op;
   int rc = io_uring_submit_and_wait(ring, 1);
   io_uring_cqe* cqe = nullptr;
   if (rc >= 0) rc = io_uring_wait_cqe(ring, &cqe);
-  std::string what = std::string("ublk ") + control_name(op);
-  if (device_id >= 0) what += " on device " + std::to_string(device_id);
-  if (rc < 0) return kernel_error(what, rc);
+  if (rc < 0) return rc;
   int res = cqe->res;
   io_uring_cqe_seen(ring, cqe);
-  if (res < 0) return kernel_error(what, res);
+  return res;
+}
+
+Error control_error(uint32_t op, int device_id, int res) {
+  std::string what = std::string("ublk ") + control_name(op);
+  if (device_id >= 0) what += " on device " + std::to_string(device_id);
+  return kernel_error(what, res);
+}
+
+Status run_control(io_uring* ring, int control_fd, uint32_t op, const ublksrv_ctrl_cmd& cmd,
+                   int device_id) {
+  int res = control_result(ring, control_fd, op, cmd);
+  if (res < 0) return control_error(op, device_id, res);
   return {};
 }
 
@@ -145,8 +172,7 @@ struct UblkFrontend::Queue {
   std::unique_ptr<UblkRequestHandler> handler;
 
   ~Queue() {
-    if (descriptors != nullptr)
-      munmap(const_cast<ublksrv_io_desc*>(descriptors), descriptor_bytes);
+    if (descriptors != nullptr) munmap(const_cast<ublksrv_io_desc*>(descriptors), descriptor_bytes);
   }
 };
 
@@ -166,14 +192,19 @@ Status UblkFrontend::start() {
   control_fd_ = ::open(options_.ublk_control_path.c_str(), O_RDWR | O_CLOEXEC);
   if (control_fd_ < 0) {
     int err = errno;
-    std::string hint = err == ENOENT ? " (is the ublk_drv module loaded? try: modprobe ublk_drv)"
-                                     : "";
+    std::string hint =
+        err == ENOENT ? " (is the ublk_drv module loaded? try: modprobe ublk_drv)" : "";
     return errno_error("opening " + options_.ublk_control_path + hint, err);
   }
+  bool recovering = options_.ublk_recover_device >= 0;
   Status status = [&]() -> Status {
     SHOAL_ASSIGN(control_ring_, Ring::create(4, IORING_SETUP_SQE128));
-    SHOAL_TRY(add_device());
-    SHOAL_TRY(set_params());
+    if (recovering) {
+      SHOAL_TRY(claim_for_recovery());
+    } else {
+      SHOAL_TRY(add_device());
+      SHOAL_TRY(set_params());
+    }
     SHOAL_TRY(open_char_device());
     SHOAL_TRY(setup_queues());
     SHOAL_TRY(fetch_all());
@@ -183,16 +214,15 @@ Status UblkFrontend::start() {
     stop();
     return status;
   }
-  start_device();
+  start_device(recovering ? kCmdEndUserRecovery : kCmdStartDev);
   return {};
 }
 
 Status UblkFrontend::add_device() {
   uint32_t depth = options_.ublk_queue_depth;
   if (options_.ublk_queues == 0 || depth == 0 || depth > UBLK_MAX_QUEUE_DEPTH) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "ublk needs 1 or more queues and a depth of 1 to " +
-                     std::to_string(UBLK_MAX_QUEUE_DEPTH));
+    return Error(ErrorKind::kInvalidArgument, "ublk needs 1 or more queues and a depth of 1 to " +
+                                                  std::to_string(UBLK_MAX_QUEUE_DEPTH));
   }
   if (options_.ublk_max_io_bytes < 4096 || options_.ublk_max_io_bytes % 4096 != 0) {
     return Error(ErrorKind::kInvalidArgument,
@@ -203,7 +233,7 @@ Status UblkFrontend::add_device() {
   info.queue_depth = static_cast<uint16_t>(depth);
   info.max_io_buf_bytes = options_.ublk_max_io_bytes;
   info.dev_id = kAnyDevice;
-  info.flags = kFlagCmdIoctlEncode;
+  info.flags = kFlagCmdIoctlEncode | (options_.ublk_user_recovery ? UBLK_F_USER_RECOVERY : 0);
   ublksrv_ctrl_cmd cmd{};
   cmd.dev_id = kAnyDevice;
   cmd.queue_id = kNoQueue;
@@ -212,9 +242,46 @@ Status UblkFrontend::add_device() {
   SHOAL_TRY(run_control(control_ring_->get(), control_fd_, kCmdAddDev, cmd, -1));
   // The kernel answers with what it granted: the device number, and queues capped at the CPUs.
   device_id_ = static_cast<int>(info.dev_id);
+  owns_device_ = true;
   queue_count_ = info.nr_hw_queues;
   depth_ = info.queue_depth;
   max_io_bytes_ = info.max_io_buf_bytes;
+  return {};
+}
+
+// Takes over a device whose daemon died (added with UBLK_F_USER_RECOVERY): its parameters and
+// mounts stay; the kernel has requeued what was in flight and hands it to our FETCH_REQs.
+Status UblkFrontend::claim_for_recovery() {
+  auto id = static_cast<uint32_t>(options_.ublk_recover_device);
+  ublksrv_ctrl_dev_info info{};
+  ublksrv_ctrl_cmd cmd{};
+  cmd.dev_id = id;
+  cmd.queue_id = kNoQueue;
+  cmd.addr = reinterpret_cast<uint64_t>(&info);
+  cmd.len = sizeof(info);
+  SHOAL_TRY(
+      run_control(control_ring_->get(), control_fd_, kCmdGetDevInfo, cmd, static_cast<int>(id)));
+  if ((info.flags & UBLK_F_USER_RECOVERY) == 0) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "ublk device " + std::to_string(id) + " was not added with user recovery");
+  }
+  cmd.addr = 0;
+  cmd.len = 0;
+  // EBUSY until the kernel has released the dead daemon's char device and commands.
+  auto deadline = std::chrono::steady_clock::now() + kRecoveryWait;
+  for (;;) {
+    int res = control_result(control_ring_->get(), control_fd_, kCmdStartUserRecovery, cmd);
+    if (res >= 0) break;
+    if (res != -EBUSY || std::chrono::steady_clock::now() > deadline)
+      return control_error(kCmdStartUserRecovery, static_cast<int>(id), res);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  device_id_ = static_cast<int>(id);
+  owns_device_ = true;
+  queue_count_ = info.nr_hw_queues;
+  depth_ = info.queue_depth;
+  max_io_bytes_ = info.max_io_buf_bytes;
+  device_bytes_ = device_.size_bytes() >> kBlockShift << kBlockShift;
   return {};
 }
 
@@ -256,19 +323,19 @@ Status UblkFrontend::setup_queues() {
     auto queue = std::make_unique<Queue>();
     queue->id = q;
     queue->descriptor_bytes = page_round(depth_ * sizeof(ublksrv_io_desc));
-    void* descriptors = mmap(nullptr, queue->descriptor_bytes, PROT_READ,
-                             MAP_SHARED | MAP_POPULATE, char_fd_, descriptor_offset(q));
+    void* descriptors = mmap(nullptr, queue->descriptor_bytes, PROT_READ, MAP_SHARED | MAP_POPULATE,
+                             char_fd_, descriptor_offset(q));
     if (descriptors == MAP_FAILED)
       return errno_error("mapping the descriptors of ublk queue " + std::to_string(q), errno);
     queue->descriptors = static_cast<const ublksrv_io_desc*>(descriptors);
     size_t buffer_bytes = size_t{depth_} * max_io_bytes_;
-    void* buffers = mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* buffers =
+        mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buffers == MAP_FAILED)
       return errno_error("allocating " + std::to_string(buffer_bytes) + " bytes of ublk buffers",
                          errno);
-    queue->buffers = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(buffers),
-                                              [buffer_bytes](uint8_t* p) { munmap(p, buffer_bytes); });
+    queue->buffers = std::shared_ptr<uint8_t>(
+        static_cast<uint8_t*>(buffers), [buffer_bytes](uint8_t* p) { munmap(p, buffer_bytes); });
     queue->handler = std::make_unique<UblkRequestHandler>(
         device_, device_bytes_, max_io_bytes_,
         [this, q](uint16_t tag, int32_t result) { commit(q, tag, result); });
@@ -291,21 +358,21 @@ void UblkFrontend::queue_io_command(uint32_t op, uint16_t queue, uint16_t tag, i
   cmd.q_id = queue;
   cmd.tag = tag;
   cmd.result = result;
-  cmd.addr = reinterpret_cast<uint64_t>(queues_[queue]->buffers.get() + size_t{tag} * max_io_bytes_);
+  cmd.addr =
+      reinterpret_cast<uint64_t>(queues_[queue]->buffers.get() + size_t{tag} * max_io_bytes_);
   io_uring_sqe* sqe = io_ring_->next_sqe();
   prep_uring_cmd(sqe, char_fd_, op, &cmd, sizeof(cmd), sizeof(io_uring_sqe));
   sqe->user_data = user_data_for(queue, tag);
-  ++commands_in_kernel_;
 }
 
-void UblkFrontend::start_device() {
+void UblkFrontend::start_device(uint32_t op) {
   ublksrv_ctrl_cmd cmd{};
   cmd.dev_id = static_cast<uint32_t>(device_id_);
   cmd.queue_id = kNoQueue;
   cmd.data[0] = static_cast<uint64_t>(getpid());
   io_uring_sqe* sqe = control_ring_->next_sqe();
-  prep_uring_cmd(sqe, control_fd_, kCmdStartDev, &cmd, sizeof(cmd), 128);
-  sqe->user_data = kCmdStartDev;
+  prep_uring_cmd(sqe, control_fd_, op, &cmd, sizeof(cmd), 128);
+  sqe->user_data = op;
   start_pending_ = true;
   // The kernel runs control commands on its own worker, so this returns at once.
   io_uring_submit(control_ring_->get());
@@ -318,11 +385,15 @@ void UblkFrontend::on_control_ready() {
     int res = cqe->res;
     uint64_t op = cqe->user_data;
     io_uring_cqe_seen(control_ring_->get(), cqe);
-    if (op != kCmdStartDev) continue;
+    if (op != kCmdStartDev && op != kCmdEndUserRecovery) continue;
     start_pending_ = false;
     reactor_.unwatch(control_ring_->fd());
     Status status;
-    if (res < 0) status = kernel_error("ublk START_DEV on device " + std::to_string(device_id_), res);
+    if (res < 0) {
+      status = kernel_error(std::string("ublk ") + control_name(static_cast<uint32_t>(op)) +
+                                " on device " + std::to_string(device_id_),
+                            res);
+    }
     live_ = status.ok();
     if (options_.on_ready) {
       options_.on_ready(status);
@@ -345,15 +416,14 @@ void UblkFrontend::on_io_ready() {
 }
 
 void UblkFrontend::handle_io_completion(uint64_t user_data, int res) {
-  --commands_in_kernel_;
   auto queue_id = static_cast<uint16_t>(user_data >> 16);
   auto tag = static_cast<uint16_t>(user_data & 0xffff);
   if (res != UBLK_IO_RES_OK) {
     // ABORT: the device is going away and this tag will not be fetched again. Anything else
     // means the kernel refused our command; the tag is lost either way.
     if (res != UBLK_IO_RES_ABORT && !stopping_) {
-      std::fprintf(stderr, "shoal: ublk device %d queue %u tag %u: %s\n", device_id_, queue_id,
-                   tag, std::strerror(-res));
+      std::fprintf(stderr, "shoal: ublk device %d queue %u tag %u: %s\n", device_id_, queue_id, tag,
+                   std::strerror(-res));
     }
     return;
   }
@@ -385,16 +455,16 @@ void UblkFrontend::stop() {
   for (auto& queue : queues_) queue->handler->abandon();
   if (io_ring_ != nullptr) reactor_.unwatch(io_ring_->fd());
   if (control_ring_ != nullptr) reactor_.unwatch(control_ring_->fd());
-  if (device_id_ >= 0 && control_ring_ != nullptr) {
-    if (io_ring_ != nullptr) stop_device();
-    release();
-    delete_device();
-  }
+  // A device we failed to claim for recovery belongs to someone else: leave it alone.
+  bool added = owns_device_ && control_ring_ != nullptr;
+  if (added && io_ring_ != nullptr) stop_device();
   release();
+  if (added) delete_device();
   control_ring_.reset();
   ::close(control_fd_);
   control_fd_ = -1;
   device_id_ = -1;
+  owns_device_ = false;
   live_ = false;
   start_pending_ = false;
 }
@@ -447,7 +517,6 @@ void UblkFrontend::drain_io_answering_eio() {
 // char device open); reads still in flight keep their buffers alive through shared pointers.
 void UblkFrontend::release() {
   io_ring_.reset();
-  commands_in_kernel_ = 0;
   queues_.clear();
   if (char_fd_ >= 0) ::close(char_fd_);
   char_fd_ = -1;

@@ -22,6 +22,12 @@
 // it is the only way to take idle FETCH_REQs back from the kernel before DEL_DEV. All queues are
 // served from the reactor's thread; the kernel allows one task to serve several queues.
 //
+// User recovery. With FrontendOptions::ublk_user_recovery the device is added with
+// UBLK_F_USER_RECOVERY: if the daemon dies, the kernel holds the device's I/O instead of failing
+// it, and a new daemon started with ublk_recover_device = N takes device N over
+// (START_USER_RECOVERY, fresh FETCH_REQs, END_USER_RECOVERY): mounts survive the restart. A
+// clean stop() still deletes the device.
+//
 // Mount namespaces: the daemon must not share a mount namespace with a process that mounts the
 // daemon's own /dev/ublkb<N> and could then block on it while the daemon is frozen (e.g. a
 // container runtime freezing both); run shoald in its own namespace or on the host.
@@ -68,7 +74,8 @@ class UblkFrontend final : public Frontend {
   Status open_char_device();
   Status setup_queues();
   Status fetch_all();
-  void start_device();
+  Status claim_for_recovery();
+  void start_device(uint32_t op);
   void on_control_ready();
   void on_io_ready();
   void handle_io_completion(uint64_t user_data, int res);
@@ -91,10 +98,10 @@ class UblkFrontend final : public Frontend {
   int control_fd_ = -1;
   int char_fd_ = -1;
   int device_id_ = -1;
+  bool owns_device_ = false;  // added by us, or claimed for recovery
   std::unique_ptr<Ring> control_ring_;
   std::unique_ptr<Ring> io_ring_;
   std::vector<std::unique_ptr<Queue>> queues_;
-  size_t commands_in_kernel_ = 0;  // FETCH_REQ / COMMIT_AND_FETCH_REQ not yet completed
   bool start_pending_ = false;
   bool live_ = false;
   bool stopping_ = false;

@@ -22,7 +22,7 @@ namespace shoal {
 
 // What a descriptor asks for, decided without touching any buffer.
 struct UblkRequestPlan {
-  bool read = false;     // true: read `length` bytes at `offset`; false: answer `result` now
+  bool read = false;  // true: read `length` bytes at `offset`; false: answer `result` now
   uint64_t offset = 0;
   uint32_t length = 0;
   int32_t result = 0;

@@ -25,10 +25,10 @@ using vhost::Header;
 constexpr size_t kMaxPayload = 4096;
 constexpr size_t kMaxFdsPerMessage = 8;
 
-constexpr uint64_t kOfferedFeatures =
-    vhost::kFeatureProtocolFeatures | vhost::kFeatureVersion1 | vhost::kFeatureIndirectDesc |
-    vhost::kFeatureEventIdx | vhost::kFeatureBlkSegMax | vhost::kFeatureBlkRo |
-    vhost::kFeatureBlkBlkSize | vhost::kFeatureBlkMq;
+constexpr uint64_t kOfferedFeatures = vhost::kFeatureProtocolFeatures | vhost::kFeatureVersion1 |
+                                      vhost::kFeatureIndirectDesc | vhost::kFeatureEventIdx |
+                                      vhost::kFeatureBlkSegMax | vhost::kFeatureBlkRo |
+                                      vhost::kFeatureBlkBlkSize | vhost::kFeatureBlkMq;
 constexpr uint64_t kOfferedProtocolFeatures =
     vhost::kProtocolMq | vhost::kProtocolReplyAck | vhost::kProtocolConfig;
 
@@ -186,8 +186,7 @@ bool VhostUserBlk::Connection::receive() {
     if (header_have_ < sizeof(Header)) {
       header_have_ += static_cast<size_t>(n);
       if (header_have_ < sizeof(Header)) continue;
-      if ((header_.flags & vhost::kVersionMask) != vhost::kVersion ||
-          header_.size > kMaxPayload) {
+      if ((header_.flags & vhost::kVersionMask) != vhost::kVersion || header_.size > kMaxPayload) {
         return false;
       }
       payload_.assign(header_.size, 0);
@@ -469,16 +468,20 @@ Status VhostUserBlk::Connection::set_vring_enable(std::span<const uint8_t> paylo
 void VhostUserBlk::Connection::maybe_start(size_t index) {
   Ring& ring = rings_[index];
   if (ring.queue || !memory_ || !ring.addresses || ring.kick < 0 || !ring.enabled) return;
-  auto queue = SplitVirtqueue::attach(*memory_, ring.size, *ring.addresses, ring_features(),
-                                      ring.base);
-  if (!queue.ok()) return;  // checked at SET_VRING_ADDR against the same table
+  auto queue =
+      SplitVirtqueue::attach(*memory_, ring.size, *ring.addresses, ring_features(), ring.base);
+  if (!queue.ok()) {
+    // Only a memory table sent after SET_VRING_ADDR can get here; the ring stays stopped.
+    std::fprintf(stderr, "shoal: vhost-user ring %zu not started: %s\n", index,
+                 queue.error().describe().c_str());
+    return;
+  }
   std::weak_ptr<Connection> weak = weak_from_this();
   std::string serial = owner_.options_.export_name.substr(0, VIRTIO_BLK_ID_BYTES);
-  ring.queue = std::make_unique<VirtioBlkQueue>(owner_.device_, memory_, *queue, serial,
-                                                [weak, index] {
-                                                  if (auto self = weak.lock())
-                                                    self->call_driver(index);
-                                                });
+  ring.queue =
+      std::make_unique<VirtioBlkQueue>(owner_.device_, memory_, *queue, serial, [weak, index] {
+        if (auto self = weak.lock()) self->call_driver(index);
+      });
   watch_kick(index);
   ring.queue->process();  // requests made available before the kick fd arrived
 }
@@ -625,8 +628,7 @@ void VhostUserBlk::accept_all() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or an error the next readiness will report again
     Status status = adopt(fd);
-    if (!status.ok())
-      std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
+    if (!status.ok()) std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
   }
 }
 

@@ -134,8 +134,8 @@ void VirtioBlkQueue::serve(uint16_t head) {
       s.complete(head, p.status, VIRTIO_BLK_S_IOERR, 1);
       return;
     case VIRTIO_BLK_T_GET_ID: {
-      size_t n = copy_to(p.data, s.serial.data(), std::min({s.serial.size(), kIdBytes,
-                                                            static_cast<size_t>(p.data_bytes)}));
+      size_t n = copy_to(p.data, s.serial.data(),
+                         std::min({s.serial.size(), kIdBytes, static_cast<size_t>(p.data_bytes)}));
       s.complete(head, p.status, VIRTIO_BLK_S_OK, static_cast<uint32_t>(n + 1));
       return;
     }

@@ -32,8 +32,8 @@ Status check_overlaps(std::span<const VhostMemoryRegion> regions) {
       const auto& b = regions[j];
       if (a.guest_phys_addr < b.guest_phys_addr + b.memory_size &&
           b.guest_phys_addr < a.guest_phys_addr + a.memory_size) {
-        return Error(ErrorKind::kInvalidArgument, "memory regions " + std::to_string(i) +
-                                                      " and " + std::to_string(j) + " overlap");
+        return Error(ErrorKind::kInvalidArgument, "memory regions " + std::to_string(i) + " and " +
+                                                      std::to_string(j) + " overlap");
       }
     }
   }
@@ -45,8 +45,7 @@ Status check_file(int fd, const VhostMemoryRegion& r, size_t index) {
   struct stat st {};
   if (fstat(fd, &st) != 0)
     return errno_error("memory region " + std::to_string(index) + " file descriptor", errno);
-  if (S_ISREG(st.st_mode) &&
-      static_cast<uint64_t>(st.st_size) < r.mmap_offset + r.memory_size) {
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < r.mmap_offset + r.memory_size) {
     return Error(ErrorKind::kInvalidArgument,
                  "memory region " + std::to_string(index) + " reaches past the end of its file");
   }
@@ -76,8 +75,8 @@ Result<std::shared_ptr<GuestMemory>> GuestMemory::map(std::span<const VhostMemor
   for (size_t i = 0; i < regions.size(); ++i) {
     const VhostMemoryRegion& r = regions[i];
     size_t length = r.mmap_offset + r.memory_size;
-    void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                      fds[i], 0);
+    void* base =
+        mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], 0);
     if (base == MAP_FAILED) return errno_error("mapping memory region " + std::to_string(i), errno);
     memory->mappings_.push_back({base, length});
     memory->regions_.push_back({r.guest_phys_addr, r.memory_size, r.userspace_addr,

@@ -25,7 +25,7 @@ constexpr uint16_t kDescIndirect = 4;
 constexpr uint16_t kAvailNoInterrupt = 1;
 
 // Offsets inside the rings (virtio 1.x, 2.7.6 and 2.7.8).
-constexpr size_t kRingHeader = 4;  // flags, idx
+constexpr size_t kRingHeader = 4;                                              // flags, idx
 size_t available_bytes(uint16_t size) { return kRingHeader + 2u * size + 2; }  // + used_event
 size_t used_bytes(uint16_t size) { return kRingHeader + 8u * size + 2; }       // + avail_event
 

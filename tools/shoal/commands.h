@@ -15,5 +15,8 @@ void register_stat(CLI::App& app, int& exit_code);
 void register_index(CLI::App& app, int& exit_code);  // tools/shoal/index_cmd.cc
 void register_bench(CLI::App& app, int& exit_code);  // tools/shoal/bench_cmd.cc
 void register_writer(CLI::App& app, int& exit_code);  // tools/shoal/writer_cmd.cc
+void register_mount(CLI::App& app, int& exit_code);   // tools/shoal/mount_cmd.cc
+void register_umount(CLI::App& app, int& exit_code);  // tools/shoal/mount_cmd.cc
+void register_stats(CLI::App& app, int& exit_code);   // tools/shoal/mount_cmd.cc
 
 }  // namespace shoal::cli

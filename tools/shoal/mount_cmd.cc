@@ -260,7 +260,8 @@ std::vector<std::string> shoald_args(const MountOptions& o, const MountState& s)
   ::dup2(null_fd, STDIN_FILENO);
   ::dup2(log_fd, STDOUT_FILENO);
   ::dup2(log_fd, STDERR_FILENO);
-  ::dup2(ready_fd, 3);
+  if (ready_fd == 3) ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep FD_CLOEXEC
+  else ::dup2(ready_fd, 3);
   for (int fd = 4; fd < 1024; ++fd) ::close(fd);
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -529,7 +530,9 @@ int run_mount(const MountOptions& o) {
   Result<int64_t> pid = start_daemon(o, s);
   if (!pid.ok()) {
     remove_state(*dir, s);
-    return fail("mount " + o.source, pid.error());
+    // The daemon's message already says what kind of failure it was.
+    std::fprintf(stderr, "shoal: mount %s: %s\n", o.source.c_str(), pid.error().message.c_str());
+    return pid.error().kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailed;
   }
   s.pid = *pid;
   Status mounted = mount_volume(s);

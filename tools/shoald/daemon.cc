@@ -175,9 +175,8 @@ Status Daemon::open_device() {
 
 Status Daemon::open_engine() {
   const VolumeConfig& v = settings_.volume;
-  auto index = index::IndexFile::open(v.index_path);
-  if (!index.ok()) return std::move(index).error().with_context("index " + v.index_path);
-  index_.emplace(std::move(*index));
+  SHOAL_ASSIGN(index::IndexFile index, index::IndexFile::open(v.index_path));
+  index_.emplace(std::move(index));
   source_ = v.source.empty() ? build_info_value(index_->build_info(), "source") : v.source;
   if (source_.empty())
     return Error(ErrorKind::kInvalidArgument,

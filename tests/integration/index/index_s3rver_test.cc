@@ -3,7 +3,11 @@
 // directory's listing, and exactly the skipped keys the rules in docs/key-rules.md name.
 //
 // s3rver deviations met here (DESIGN.md): a PUT of a key with an empty segment ("a//b") is
-// refused with 404, so that rule is covered by the unit tests and the file:// test only.
+// refused with 404, and a key with a segment over 255 bytes crashes it (it stores objects as
+// files), and it resolves "." and ".." segments in the request path, so those rules are covered
+// by the unit tests (tests/unit/index/keys_test.cc) and the file:// test. Its delimiter listing
+// also leaves out a common prefix that holds only deeper prefixes and no object of its own
+// (S3 lists it), so every directory of this data set holds at least one object.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -60,7 +64,7 @@ Status put_all(PollReactor& loop, ObjectStore& store, const std::map<std::string
   int in_flight = 0;
   std::optional<Error> failed;
   std::function<void()> pump = [&] {
-    while (!failed && in_flight < 32 && it != objects.end()) {
+    while (!failed && in_flight < 8 && it != objects.end()) {
       ++in_flight;
       std::string key = it->first;
       store.put(key, Body::from_string(it->second), [&, key](Result<PutReply> r) {
@@ -88,8 +92,10 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   std::mt19937_64 rng(7);
   for (size_t i = 0; i < 10000; ++i) {
     size_t size = (i % 100 == 0) ? 1 + rng() % 300000 : 1 + rng() % 8192;
-    objects["d" + std::to_string(i % 50) + "/s" + std::to_string(i % 7) + "/f" + std::to_string(i) + ".bin"] =
-        content_of(i, size);
+    // Every directory also holds objects of its own (see the s3rver note above).
+    std::string dir = "d" + std::to_string(i % 50) + "/";
+    if (i % 3 != 0) dir += "s" + std::to_string(i % 7) + "/";
+    objects[dir + "f" + std::to_string(i) + ".bin"] = content_of(i, size);
   }
   for (std::string name : {"with space.txt", "plus+sign", "per%cent", "ünïcødé-日本.txt", "eq=ual"})
     objects["names/" + name] = content_of(name.size(), 100);
@@ -101,16 +107,10 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   objects["conflict"] = "file";                  // both a file and a directory prefix
   objects["conflict/child"] = "child";
   objects["conflict.txt"] = "sorts between";     // '.' < '/': between "conflict" and "conflict/"
-  objects[std::string(300, 'L')] = "long";       // a name over 255 bytes
   objects[std::string("ctl") + '\x01' + "name"] = "control";
-  objects["dots/./x"] = "dot";
-  objects["dots/../y"] = "dotdot";
   const std::map<std::string, std::string> expected_skips = {
       {"conflict", "file-dir-conflict"},
-      {std::string(300, 'L'), "name-too-long"},
       {std::string("ctl") + '\x01' + "name", "control-character"},
-      {"dots/./x", "dot-segment"},
-      {"dots/../y", "dot-segment"},
   };
 
   PollReactor loop;

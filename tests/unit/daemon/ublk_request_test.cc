@@ -68,8 +68,8 @@ TEST(UblkPlan, ReadEndingExactlyAtTheEndIsAllowed) {
 TEST(UblkPlan, OffsetPastTheEndIsEio) {
   for (uint64_t sector : {kDeviceBytes / 512, kDeviceBytes / 512 + 8, uint64_t{1} << 62,
                           ~uint64_t{0} / 2, ~uint64_t{0}}) {
-    UblkRequestPlan plan = plan_ublk_request(desc(UBLK_IO_OP_READ, sector, 8), kDeviceBytes,
-                                             kMaxIo);
+    UblkRequestPlan plan =
+        plan_ublk_request(desc(UBLK_IO_OP_READ, sector, 8), kDeviceBytes, kMaxIo);
     EXPECT_FALSE(plan.read) << sector;
     EXPECT_EQ(plan.result, -EIO) << sector;
   }
@@ -90,8 +90,8 @@ TEST(UblkPlan, ReadLongerThanTheTagBufferIsEio) {
 }
 
 TEST(UblkPlan, WritesAreRefusedAsReadOnly) {
-  for (uint8_t op : {UBLK_IO_OP_WRITE, UBLK_IO_OP_DISCARD, UBLK_IO_OP_WRITE_SAME,
-                     UBLK_IO_OP_WRITE_ZEROES}) {
+  for (uint8_t op :
+       {UBLK_IO_OP_WRITE, UBLK_IO_OP_DISCARD, UBLK_IO_OP_WRITE_SAME, UBLK_IO_OP_WRITE_ZEROES}) {
     UblkRequestPlan plan = plan_ublk_request(desc(op, 0, 8), kDeviceBytes, kMaxIo);
     EXPECT_FALSE(plan.read);
     EXPECT_EQ(plan.result, -EROFS) << int(op);
@@ -109,7 +109,9 @@ class UblkHandlerTest : public ::testing::Test {
  protected:
   UblkHandlerTest()
       : handler_(device_, kDeviceBytes, kMaxIo,
-                 [this](uint16_t tag, int32_t result) { commits_.push_back({tag, result}); }),
+                 [this](uint16_t tag, int32_t result) {
+                   commits_.push_back({tag, result});
+                 }),
         buffers_(4, std::vector<uint8_t>(kMaxIo)) {}
 
   void handle(uint16_t tag, const ublksrv_io_desc& d) {

@@ -130,7 +130,8 @@ class PatternDevice : public BlockDevice {
   void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
     ++reads;
     for (const iovec& v : iov)
-      for (size_t k = 0; k < v.iov_len; ++k) static_cast<uint8_t*>(v.iov_base)[k] = pattern(offset++);
+      for (size_t k = 0; k < v.iov_len; ++k)
+        static_cast<uint8_t*>(v.iov_base)[k] = pattern(offset++);
     reactor_.post([done = std::move(done)] { done(Status{}); });
   }
   int reads = 0;
@@ -500,8 +501,8 @@ class VhostUserTest : public ::testing::Test {
     return {kGuestBase, kRamBytes, reinterpret_cast<uint64_t>(ram_), 0};
   }
   void set_vring_addr(uint32_t index, uint32_t flags = vhost::kVersion) {
-    vhost::VringAddr a{index, 0, driver_->user(kDescOff), driver_->user(kUsedOff),
-                       driver_->user(kAvailOff), 0};
+    vhost::VringAddr a{
+        index, 0, driver_->user(kDescOff), driver_->user(kUsedOff), driver_->user(kAvailOff), 0};
     send(vhost::kSetVringAddr, &a, sizeof(a), {}, flags);
   }
   int new_eventfd() {
@@ -621,8 +622,8 @@ TEST_F(VhostUserTest, RingOutsideGuestMemoryIsNacked) {
   negotiate(true);
   set_mem_table({whole_ram()}, {memfd_});
   send_state(vhost::kSetVringNum, 0, kQueueSize);
-  vhost::VringAddr a{0, 0, driver_->user(kRamBytes - 64), driver_->user(kUsedOff),
-                     driver_->user(kAvailOff), 0};
+  vhost::VringAddr a{
+      0, 0, driver_->user(kRamBytes - 64), driver_->user(kUsedOff), driver_->user(kAvailOff), 0};
   send(vhost::kSetVringAddr, &a, sizeof(a), {}, vhost::kVersion | vhost::kFlagNeedReply);
   EXPECT_NE(reply_u64(vhost::kSetVringAddr), 0u);
 }

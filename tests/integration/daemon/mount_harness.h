@@ -1,0 +1,303 @@
+// Shared pieces of the `shoal mount` / shoald integration tests: running the built tools, a
+// source tree with the shapes that matter (nested directories, empty files, files over one
+// block and over the chunk size, unicode names), comparing a mounted tree with it, and
+// checking that nothing is left behind (mounts, loop devices, shoald processes, state).
+//
+// Each test gets its own temporary directory and its own SHOAL_RUN_DIR / SHOAL_INDEX_DIR inside
+// it, so state never leaks between tests or into /run/shoal. Needs root, FUSE, loop devices and
+// EROFS; fails loudly when something is missing.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace shoal::mount_test {
+
+namespace fs = std::filesystem;
+
+inline const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
+inline const std::string kShoald = SHOAL_BINARY_DIR "/tools/shoald";
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+inline bool is_mounted(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devices, root, mount_point;
+    fields >> id >> parent >> devices >> root >> mount_point;
+    if (mount_point == path) return true;
+  }
+  return false;
+}
+
+// Mount lines of /proc/mounts mentioning `needle` (a test's temporary directory).
+inline std::string mounts_under(const std::string& needle) {
+  std::ifstream mounts("/proc/mounts");
+  std::string line, found;
+  while (std::getline(mounts, line))
+    if (line.find(needle) != std::string::npos) found += line + "\n";
+  return found;
+}
+
+// Loop devices whose backing file lies under `dir`.
+inline std::string loops_under(const std::string& dir) {
+  std::string found;
+  for (const auto& entry : fs::directory_iterator("/sys/block")) {
+    std::ifstream backing(entry.path() / "loop" / "backing_file");
+    std::string file;
+    if (std::getline(backing, file) && file.starts_with(dir))
+      found += entry.path().filename().string() + " → " + file + "\n";
+  }
+  return found;
+}
+
+// Live (not zombie) shoald processes whose command line mentions `needle`.
+inline std::vector<pid_t> daemons_mentioning(const std::string& needle) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_file(entry.path() / "stat");
+    size_t paren = stat.rfind(')');
+    if (stat.find("(shoald)") == std::string::npos || paren == std::string::npos ||
+        paren + 2 >= stat.size() || stat[paren + 2] == 'Z')
+      continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    if (cmdline.find(needle) != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+inline bool wait_for(const std::function<bool()>& condition,
+                     std::chrono::seconds limit = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// shoald started directly, its output in `log`; `ready` is its readiness line ("ready", or
+// "error …"; empty if it exited without one).
+struct Spawned {
+  pid_t pid = -1;
+  std::string ready;
+};
+
+inline Spawned spawn_shoald(const std::vector<std::string>& args, const std::string& log) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(out, STDERR_FILENO);
+    if (fds[1] == 3) ::fcntl(3, F_SETFD, 0);
+    else ::dup2(fds[1], 3);
+    std::vector<std::string> all = {kShoald, "--ready-fd", "3"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(kShoald.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  Spawned s{pid, ""};
+  char c;
+  while (::read(fds[0], &c, 1) == 1 && c != '\n') s.ready.push_back(c);
+  ::close(fds[0]);
+  return s;
+}
+
+// The exit code of a spawned process (-1 if a signal ended it).
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The source tree: relative path → bytes. Directories are implied by the paths, plus the
+// explicitly empty ones.
+struct Tree {
+  std::map<std::string, std::string> files;
+  std::vector<std::string> empty_dirs;
+};
+
+inline std::string random_bytes(size_t n, std::mt19937_64& random) {
+  std::string bytes(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t word = random();
+    std::memcpy(bytes.data() + i, &word, std::min<size_t>(8, n - i));
+  }
+  return bytes;
+}
+
+// Nested directories, empty files, one-byte, block-edge, 300 KB and over-chunk files, unicode
+// and space-holding names.
+inline Tree make_tree() {
+  std::mt19937_64 random(7);
+  Tree t;
+  t.files["README.txt"] = "a shoal test volume\n";
+  t.files["empty.bin"] = "";
+  t.files["one.bin"] = "x";
+  t.files["images/cats/cat-0001.jpg"] = random_bytes(300 * 1000, random);
+  t.files["images/cats/cat-0002.jpg"] = random_bytes(4096, random);
+  t.files["images/cats/cat-0003.jpg"] = random_bytes(4097, random);
+  t.files["images/dogs/dog-0001.jpg"] = random_bytes(300 * 1024, random);
+  t.files["images/dogs/empty.jpg"] = "";
+  t.files["deep/a/b/c/d/leaf.txt"] = "deep leaf\n";
+  t.files["données/café ☕.txt"] = "unicode name\n";
+  t.files["données/日本語/ファイル.bin"] = random_bytes(12345, random);
+  t.files["big/blob.bin"] = random_bytes(5 * 1024 * 1024 + 123, random);  // chunked fetches
+  for (int i = 0; i < 40; ++i)
+    t.files["many/file-" + std::to_string(1000 + i) + ".dat"] =
+        random_bytes(static_cast<size_t>(random() % 70000), random);
+  return t;
+}
+
+inline void write_tree(const Tree& t, const std::string& root) {
+  for (const auto& [path, bytes] : t.files) {
+    fs::create_directories(fs::path(root + "/" + path).parent_path());
+    std::ofstream(root + "/" + path, std::ios::binary) << bytes;
+  }
+  for (const std::string& dir : t.empty_dirs) fs::create_directories(root + "/" + dir);
+}
+
+// Every file of the tree and nothing else, byte for byte, and the same directories.
+inline void expect_same_tree(const Tree& t, const std::string& mount) {
+  std::set<std::string> expected_dirs, found_dirs, found_files;
+  for (const auto& [path, bytes] : t.files)
+    for (fs::path p = fs::path(path).parent_path(); !p.empty(); p = p.parent_path())
+      expected_dirs.insert(p.string());
+  for (const std::string& dir : t.empty_dirs) expected_dirs.insert(dir);
+  for (const auto& entry : fs::recursive_directory_iterator(mount)) {
+    std::string rel = fs::relative(entry.path(), mount).string();
+    (entry.is_directory() ? found_dirs : found_files).insert(rel);
+  }
+  EXPECT_EQ(found_dirs, expected_dirs);
+  std::set<std::string> expected_files;
+  for (const auto& [path, bytes] : t.files) {
+    expected_files.insert(path);
+    std::string got = read_file(mount + "/" + path);
+    EXPECT_EQ(got.size(), bytes.size()) << path;
+    EXPECT_TRUE(got == bytes) << path << " differs from the source";
+  }
+  EXPECT_EQ(found_files, expected_files);
+}
+
+// The value of an unlabelled series in Prometheus text ("-1" when absent).
+inline double metric(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
+
+// A test's private world: a temporary directory with the source tree, a mount point, and its
+// own run and index directories (exported for the tools it runs). TearDown undoes whatever a
+// failed test left: it unmounts, detaches loops and kills daemons that mention its directory.
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "these tests mount file systems: run them as root";
+    ASSERT_TRUE(fs::exists(kShoal)) << kShoal << " is missing: build the `shoal` target";
+    ASSERT_TRUE(fs::exists(kShoald)) << kShoald << " is missing: build the `shoald` target";
+    ASSERT_EQ(::access("/dev/fuse", R_OK | W_OK), 0) << "/dev/fuse is missing: modprobe fuse";
+    ASSERT_EQ(::access("/dev/loop-control", R_OK | W_OK), 0) << "no loop devices: modprobe loop";
+    std::string pattern = (fs::temp_directory_path() / "shoal-mount-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    source_ = dir_ + "/source";
+    mountpoint_ = dir_ + "/mnt";
+    fs::create_directories(mountpoint_);
+    ::setenv("SHOAL_RUN_DIR", (dir_ + "/run").c_str(), 1);
+    ::setenv("SHOAL_INDEX_DIR", (dir_ + "/indexes").c_str(), 1);
+  }
+
+  void TearDown() override {
+    if (dir_.empty()) return;
+    for (int round = 0; round < 3 && !mounts_under(dir_).empty(); ++round) {
+      std::istringstream lines(mounts_under(dir_));
+      std::vector<std::string> targets;
+      for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        std::string device, target;
+        fields >> device >> target;
+        targets.push_back(target);
+      }
+      for (auto it = targets.rbegin(); it != targets.rend(); ++it)
+        ::umount2(it->c_str(), MNT_DETACH);
+    }
+    for (pid_t pid : daemons_mentioning(dir_)) ::kill(pid, SIGKILL);
+    std::istringstream loops(loops_under(dir_));
+    for (std::string line; std::getline(loops, line);)
+      run("losetup -d /dev/" + line.substr(0, line.find(' ')));
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  // Nothing of a mount left: no mount, no loop device, no daemon, no state.
+  void expect_nothing_left() {
+    EXPECT_EQ(mounts_under(dir_), "") << "mounts left behind";
+    EXPECT_EQ(loops_under(dir_), "") << "loop devices left behind";
+    EXPECT_TRUE(daemons_mentioning(dir_).empty()) << "shoald left running";
+    EXPECT_TRUE(!fs::exists(dir_ + "/run") || fs::is_empty(dir_ + "/run"))
+        << "state left in " << dir_ << "/run";
+  }
+
+  CommandResult shoal(const std::string& args) { return run(kShoal + " " + args); }
+
+  std::string dir_;
+  std::string source_;
+  std::string mountpoint_;
+};
+
+}  // namespace shoal::mount_test

@@ -1,0 +1,52 @@
+# Guest: ublk user recovery. Starts SERVER (daemon_ublk_serve_test) on the image in
+# $SHOAL_UBLK_IMAGE, mounts DEVICE and verifies it; kills the server with SIGKILL under the mount,
+# drops the page cache and starts a second verification, which waits on the device; starts a new
+# server that takes the device over (SHOAL_UBLK_RECOVER); the waiting verification must then
+# pass. Finally unmounts, stops the server with SIGTERM and checks that the device is gone.
+# usage: ublk-recovery-verify.sh DEVICE MANIFEST SERVER IMAGE
+. /etc/shoal-vm/lib.sh
+[ $# = 4 ] || fail "usage: ublk-recovery-verify.sh DEVICE MANIFEST SERVER IMAGE"
+dev="$1" manifest="$2" server="$3"
+export SHOAL_UBLK_IMAGE="$4"
+mnt=/mnt/volume
+[ -c /dev/ublk-control ] || fail "/dev/ublk-control missing: is ublk_drv loaded?"
+
+serve() {
+  "$server" --gtest_also_run_disabled_tests \
+    --gtest_filter=UblkServe.DISABLED_ImageUntilSigterm >>/tmp/ublk-serve.log 2>&1 &
+  pid=$!
+}
+server_failed() {
+  tail -n 30 /tmp/ublk-serve.log
+  fail "$*"
+}
+
+serve
+wait_for_block_device "$dev" 60 || server_failed "$dev did not appear within 60s"
+mkdir -p "$mnt"
+mount -t erofs -o ro "$dev" "$mnt" || server_failed "mount -t erofs $dev failed"
+verify_tree "$mnt" "$manifest"
+
+kill -KILL "$pid"
+wait "$pid"
+echo 3 >/proc/sys/vm/drop_caches
+(verify_tree "$mnt" "$manifest") &
+verifier=$!
+log "server killed under the mount; a verification now waits on $dev"
+
+SHOAL_UBLK_RECOVER="${dev#/dev/ublkb}" serve
+wait "$verifier" || server_failed "verification after recovery failed"
+log "a new server took $dev over and the waiting verification passed"
+
+umount "$mnt" || fail "umount $mnt failed"
+kill -TERM "$pid" || server_failed "the recovering server exited before SIGTERM"
+wait "$pid"
+status=$?
+[ "$status" = 0 ] || server_failed "the recovering server exited with status $status"
+waited=0
+while [ -e "$dev" ]; do
+  [ "$waited" -ge 100 ] && fail "$dev still exists 10s after the server exited"
+  usleep 100000
+  waited=$((waited + 1))
+done
+log "the server stopped cleanly and removed $dev"
