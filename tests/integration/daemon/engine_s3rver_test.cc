@@ -19,6 +19,7 @@
 #include "store/open_store.h"
 #include "store/uri.h"
 #include "support/s3rver.h"
+#include "support/command.h"
 
 namespace shoal {
 namespace {
@@ -28,22 +29,7 @@ namespace fs = std::filesystem;
 const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 constexpr uint64_t kKiB = 1024;
 
-struct CommandRun {
-  int status;
-  std::string out;
-};
-
-CommandRun run(const std::string& command) {
-  CommandRun r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+constexpr auto run = test::run_command;
 
 std::string random_bytes(size_t size, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -104,10 +90,10 @@ class EngineS3rverTest : public ::testing::Test {
   void build_and_export() {
     std::string index_path = (dir_ / "vol.shix").string();
     std::string image_path = (dir_ / "vol.img").string();
-    CommandRun built = run(cli("index build s3://vol/data -o " + index_path));
-    ASSERT_EQ(built.status, 0) << built.out;
-    CommandRun exported = run(cli("index export " + index_path + " " + image_path));
-    ASSERT_EQ(exported.status, 0) << exported.out;
+    test::CommandResult built = run(cli("index build s3://vol/data -o " + index_path));
+    ASSERT_EQ(built.exit_code, 0) << built.output;
+    test::CommandResult exported = run(cli("index export " + index_path + " " + image_path));
+    ASSERT_EQ(exported.exit_code, 0) << exported.output;
     auto file = index::IndexFile::open(index_path);
     ASSERT_TRUE(file.ok()) << file.error().describe();
     index_ = std::make_unique<index::IndexFile>(std::move(file).value());

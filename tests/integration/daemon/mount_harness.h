@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/command.h"
+
 namespace shoal::mount_test {
 
 namespace fs = std::filesystem;
@@ -39,23 +41,8 @@ namespace fs = std::filesystem;
 inline const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 inline const std::string kShoald = SHOAL_BINARY_DIR "/tools/shoald";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-inline CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.output.append(buffer.data(), n);
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using test::CommandResult;
+inline constexpr auto run = test::run_command;
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

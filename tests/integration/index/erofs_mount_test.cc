@@ -27,34 +27,17 @@
 #include "index/erofs/format.h"
 #include "index/erofs/image_writer.h"
 
+#include "support/command.h"
+
 namespace shoal::erofs {
 namespace {
 
 constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kKiB = 1ull << 10;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    result.output.append(buffer.data(), n);
-  }
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-bool have_tool(const std::string& name) {
-  return run("command -v " + name + " >/dev/null").exit_code == 0;
-}
+using test::CommandResult;
+using test::have_tool;
+constexpr auto run = test::run_command;
 
 class TempDir {
  public:

@@ -13,28 +13,16 @@
 #include <random>
 #include <set>
 
+#include "support/command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
 const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 
-struct CommandResult {
-  int status;
-  std::string out;
-};
-
-CommandResult sh(const std::string& command) {
-  CommandResult r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using shoal::test::CommandResult;
+constexpr auto sh = shoal::test::run_command;
 
 
 void write_file(const fs::path& p, size_t size, uint64_t seed) {
@@ -125,7 +113,7 @@ class IndexBuildTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "this test mounts EROFS and must run as root";
     ASSERT_TRUE(fs::exists(kShoal)) << kShoal << " is missing: build the shoal target";
-    ASSERT_EQ(sh("command -v fsck.erofs").status, 0) << "fsck.erofs missing: run scripts/setup";
+    ASSERT_EQ(sh("command -v fsck.erofs").exit_code, 0) << "fsck.erofs missing: run scripts/setup";
     char tmpl[] = "/tmp/shoal-index-build-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -167,30 +155,30 @@ TEST_F(IndexBuildTest, ExportedImagePassesFsckAndMountsWithEveryFileIntact) {
 
   fs::path index = dir_ / "data.shix", image = dir_ / "data.img", mnt = dir_ / "mnt";
   CommandResult build = sh(kShoal + " index build file://" + src_.string() + " -o " + index.string());
-  ASSERT_EQ(build.status, 0) << build.out;
-  EXPECT_NE(build.out.find("1 skipped"), std::string::npos) << build.out;
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  EXPECT_NE(build.output.find("1 skipped"), std::string::npos) << build.output;
 
   CommandResult verify = sh(kShoal + " index verify " + index.string());
-  ASSERT_EQ(verify.status, 0) << verify.out;
+  ASSERT_EQ(verify.exit_code, 0) << verify.output;
   CommandResult info = sh(kShoal + " index info " + index.string());
-  ASSERT_EQ(info.status, 0) << info.out;
+  ASSERT_EQ(info.exit_code, 0) << info.output;
   // Skipped keys are reported whole: for file:// that is the absolute path without its '/'.
   std::string bad_key = (src_ / bad).string().substr(1);
-  EXPECT_NE(info.out.find("skipped: control-character\t" + bad_key), std::string::npos) << info.out;
+  EXPECT_NE(info.output.find("skipped: control-character\t" + bad_key), std::string::npos) << info.output;
 
   CommandResult ls = sh(kShoal + " index ls " + index.string() + " names");
-  ASSERT_EQ(ls.status, 0) << ls.out;
-  EXPECT_NE(ls.out.find("ünïcødé-日本.txt"), std::string::npos) << ls.out;
+  ASSERT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_NE(ls.output.find("ünïcødé-日本.txt"), std::string::npos) << ls.output;
 
   CommandResult exported = sh(kShoal + " index export " + index.string() + " " + image.string());
-  ASSERT_EQ(exported.status, 0) << exported.out;
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
   CommandResult fsck = sh("fsck.erofs " + image.string());
-  ASSERT_EQ(fsck.status, 0) << fsck.out;
+  ASSERT_EQ(fsck.exit_code, 0) << fsck.output;
 
   fs::create_directories(mnt);
   ScopedMount guard(mnt);
   CommandResult mount = sh("mount -t erofs -o ro,loop " + image.string() + " " + mnt.string());
-  ASSERT_EQ(mount.status, 0) << mount.out;
+  ASSERT_EQ(mount.exit_code, 0) << mount.output;
   guard.set_mounted();
 
   // Directories are not objects: an empty source directory has no key and no volume entry.
@@ -211,7 +199,7 @@ TEST_F(IndexBuildTest, CorruptOrTruncatedIndexIsRefusedNamingTheSection) {
   write_file(src_ / "a.bin", 5000, 1);
   write_file(src_ / "b.bin", 10, 2);
   fs::path index = dir_ / "data.shix";
-  ASSERT_EQ(sh(kShoal + " index build file://" + src_.string() + " -o " + index.string()).status, 0);
+  ASSERT_EQ(sh(kShoal + " index build file://" + src_.string() + " -o " + index.string()).exit_code, 0);
   std::string pristine;
   {
     std::ifstream f(index, std::ios::binary);
@@ -225,15 +213,15 @@ TEST_F(IndexBuildTest, CorruptOrTruncatedIndexIsRefusedNamingTheSection) {
     std::ofstream(index, std::ios::binary | std::ios::trunc) << damaged;
     for (std::string cmd : {"verify", "info"}) {
       CommandResult r = sh(kShoal + " index " + cmd + " " + index.string());
-      EXPECT_EQ(r.status, 1) << "byte " << at << " flipped went unnoticed: " << r.out;
-      EXPECT_TRUE(r.out.find("section") != std::string::npos || r.out.find("header") != std::string::npos)
-          << "byte " << at << ": " << r.out;
+      EXPECT_EQ(r.exit_code, 1) << "byte " << at << " flipped went unnoticed: " << r.output;
+      EXPECT_TRUE(r.output.find("section") != std::string::npos || r.output.find("header") != std::string::npos)
+          << "byte " << at << ": " << r.output;
     }
   }
   std::ofstream(index, std::ios::binary | std::ios::trunc) << pristine.substr(0, pristine.size() - 100);
   CommandResult r = sh(kShoal + " index verify " + index.string());
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.out.find("truncated in section"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("truncated in section"), std::string::npos) << r.output;
 }
 
 }  // namespace

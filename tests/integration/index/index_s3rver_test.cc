@@ -23,6 +23,8 @@
 #include "store/open_store.h"
 #include "support/s3rver.h"
 
+#include "support/command.h"
+
 namespace shoal {
 namespace {
 
@@ -30,22 +32,8 @@ namespace fs = std::filesystem;
 
 const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 
-struct CommandResult {
-  int status;
-  std::string out;
-};
-
-CommandResult sh(const std::string& command) {
-  CommandResult r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using test::CommandResult;
+constexpr auto sh = test::run_command;
 
 std::string content_of(size_t index, size_t size) {
   std::mt19937_64 rng(index);
@@ -83,7 +71,7 @@ Status put_all(PollReactor& loop, ObjectStore& store, const std::map<std::string
 
 TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSay) {
   ASSERT_EQ(::geteuid(), 0u) << "this test mounts EROFS and must run as root";
-  ASSERT_EQ(sh("command -v fsck.erofs").status, 0) << "fsck.erofs missing: run scripts/setup";
+  ASSERT_EQ(sh("command -v fsck.erofs").exit_code, 0) << "fsck.erofs missing: run scripts/setup";
   auto server = S3rver::start({"idx"});
   ASSERT_TRUE(server.ok()) << server.error().describe();
 
@@ -137,13 +125,13 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   std::string store_args = " --endpoint " + (*server)->endpoint() + " --region us-east-1";
 
   CommandResult build = sh(kShoal + " index build s3://idx/data/ -o " + index.string() + store_args);
-  ASSERT_EQ(build.status, 0) << build.out;
+  ASSERT_EQ(build.exit_code, 0) << build.output;
   CommandResult info = sh(kShoal + " index info " + index.string());
-  ASSERT_EQ(info.status, 0) << info.out;
+  ASSERT_EQ(info.exit_code, 0) << info.output;
   std::map<std::string, std::string> skipped;
-  for (size_t pos = 0; (pos = info.out.find("skipped: ", pos)) != std::string::npos;) {
-    size_t end = info.out.find('\n', pos);
-    std::string line = info.out.substr(pos + 9, end - pos - 9);
+  for (size_t pos = 0; (pos = info.output.find("skipped: ", pos)) != std::string::npos;) {
+    size_t end = info.output.find('\n', pos);
+    std::string line = info.output.substr(pos + 9, end - pos - 9);
     pos = end;
     size_t tab = line.find('\t');
     if (tab == std::string::npos) continue;  // the count line
@@ -152,12 +140,12 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   EXPECT_EQ(skipped, expected_skips);
 
   CommandResult exported = sh(kShoal + " index export " + index.string() + " " + image.string() + store_args);
-  ASSERT_EQ(exported.status, 0) << exported.out;
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
   CommandResult fsck = sh("fsck.erofs " + image.string());
-  ASSERT_EQ(fsck.status, 0) << fsck.out;
+  ASSERT_EQ(fsck.exit_code, 0) << fsck.output;
   fs::create_directories(mnt);
   CommandResult mount = sh("mount -t erofs -o ro,loop " + image.string() + " " + mnt.string());
-  ASSERT_EQ(mount.status, 0) << mount.out;
+  ASSERT_EQ(mount.exit_code, 0) << mount.output;
 
   // Expected volume: accepted files and every directory they (or markers) imply.
   std::map<std::string, std::string> files;
