@@ -26,6 +26,8 @@ struct Flags {
   std::string address;
   int port = -1;
   std::string export_name;
+  bool ublk_user_recovery = false;
+  int ublk_recover_device = -1;
   std::string cache_memory;
   std::string prefetch;
   bool warm_all = false;
@@ -55,6 +57,10 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--port", f.port, "nbd: listen on this TCP port (0 picks one)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--export-name", f.export_name, "nbd: the export's name (default shoal)");
+  app.add_flag("--ublk-user-recovery", f.ublk_user_recovery,
+               "ublk: let a restarted shoald take the device over if this one dies");
+  app.add_option("--ublk-recover-device", f.ublk_recover_device,
+                 "ublk: take over device N (/dev/ublkbN) whose server died, instead of adding one");
   app.add_option("--cache-memory", f.cache_memory, "Memory cache budget, e.g. 4GiB");
   app.add_option("--prefetch", f.prefetch, "cross-file, or none (direct mode)");
   app.add_flag("--warm-all", f.warm_all, "Fill the cache in layout order at start");
@@ -90,6 +96,8 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
     if (f.port >= 0) v.frontend_options.tcp_port = static_cast<uint16_t>(f.port);
   }
   if (!f.export_name.empty()) v.frontend_options.export_name = f.export_name;
+  if (f.ublk_user_recovery || f.ublk_recover_device >= 0) v.frontend_options.ublk_user_recovery = true;
+  v.frontend_options.ublk_recover_device = f.ublk_recover_device;
   if (!f.cache_memory.empty()) {
     SHOAL_ASSIGN(v.cache_memory, shoal::parse_size(f.cache_memory, "--cache-memory"));
   }

@@ -1,19 +1,18 @@
-# Guest: ublk user recovery. Starts SERVER (daemon_ublk_serve_test) on the image in
-# $SHOAL_UBLK_IMAGE, mounts DEVICE and verifies it; kills the server with SIGKILL under the mount,
+# Guest: ublk user recovery. Starts SHOALD on IMAGE with --ublk-user-recovery, mounts DEVICE and verifies it; kills the server with SIGKILL under the mount,
 # drops the page cache and starts a second verification, which waits on the device; starts a new
-# server that takes the device over (SHOAL_UBLK_RECOVER); the waiting verification must then
+# server that takes the device over (--ublk-recover-device N); the waiting verification must then
 # pass. Finally unmounts, stops the server with SIGTERM and checks that the device is gone.
-# usage: ublk-recovery-verify.sh DEVICE MANIFEST SERVER IMAGE
+# usage: ublk-recovery-verify.sh DEVICE MANIFEST SHOALD IMAGE
 . /etc/shoal-vm/lib.sh
-[ $# = 4 ] || fail "usage: ublk-recovery-verify.sh DEVICE MANIFEST SERVER IMAGE"
-dev="$1" manifest="$2" server="$3"
-export SHOAL_UBLK_IMAGE="$4"
+[ $# = 4 ] || fail "usage: ublk-recovery-verify.sh DEVICE MANIFEST SHOALD IMAGE"
+dev="$1" manifest="$2" server="$3" image="$4"
 mnt=/mnt/volume
 [ -c /dev/ublk-control ] || fail "/dev/ublk-control missing: is ublk_drv loaded?"
 
+# serve [DEVICE-NUMBER]: a shoald that adds a device, or takes device N over.
 serve() {
-  "$server" --gtest_also_run_disabled_tests \
-    --gtest_filter=UblkServe.DISABLED_ImageUntilSigterm >>/tmp/ublk-serve.log 2>&1 &
+  "$server" --image "$image" --frontend ublk --ublk-user-recovery \
+    ${1:+--ublk-recover-device "$1"} >>/tmp/ublk-serve.log 2>&1 &
   pid=$!
 }
 server_failed() {
@@ -34,7 +33,7 @@ echo 3 >/proc/sys/vm/drop_caches
 verifier=$!
 log "server killed under the mount; a verification now waits on $dev"
 
-SHOAL_UBLK_RECOVER="${dev#/dev/ublkb}" serve
+serve "${dev#/dev/ublkb}"
 wait "$verifier" || server_failed "verification after recovery failed"
 log "a new server took $dev over and the waiting verification passed"
 
