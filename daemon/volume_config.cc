@@ -1,5 +1,7 @@
 #include "daemon/volume_config.h"
 
+#include "common/toml_config.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,10 +19,6 @@
 
 namespace shoal {
 namespace {
-
-Error config_error(std::string_view where, std::string_view what) {
-  return Error(ErrorKind::kInvalidArgument, std::string(where) + ": " + std::string(what));
-}
 
 Result<std::string> read_string(const toml::node& v, std::string_view where) {
   const auto* s = v.as_string();
@@ -208,17 +206,6 @@ bool is_volume_table(std::string_view name) {
     if (name == t) return true;
   }
   return false;
-}
-
-Result<toml::table> parse_toml(std::string_view text, std::string_view origin) {
-  try {
-    return toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    return config_error(origin, "line " + std::to_string(at.line) + ", column " +
-                                    std::to_string(at.column) + ": " +
-                                    std::string(e.description()));
-  }
 }
 
 // store/config.h resolves [store] when the store is opened; checking it here for both

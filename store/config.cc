@@ -1,5 +1,7 @@
 #include "store/config.h"
 
+#include "common/toml_config.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -9,10 +11,6 @@
 
 namespace shoal {
 namespace {
-
-Error config_error(std::string_view where, std::string_view what) {
-  return Error(ErrorKind::kInvalidArgument, std::string(where) + ": " + std::string(what));
-}
 
 Status read_string(const toml::node& v, std::string_view where, std::optional<std::string>& out) {
   const auto* s = v.as_string();
@@ -92,17 +90,6 @@ Status apply_table(const toml::table& table, std::string_view origin, std::strin
     SHOAL_TRY(apply_setting(key.str(), node, where, s));
   }
   return {};
-}
-
-Result<toml::table> parse_toml(std::string_view text, std::string_view origin) {
-  try {
-    return toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    return config_error(origin, "line " + std::to_string(at.line) + ", column " +
-                                    std::to_string(at.column) + ": " +
-                                    std::string(e.description()));
-  }
 }
 
 std::optional<std::string> first_of(std::initializer_list<std::optional<std::string>> sources) {

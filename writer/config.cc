@@ -1,5 +1,7 @@
 #include "writer/config.h"
 
+#include "common/toml_config.h"
+
 #include <cctype>
 #include <fstream>
 #include <regex>
@@ -12,10 +14,6 @@ namespace shoal {
 namespace {
 
 constexpr size_t kMaxSocketPath = 107;  // sun_path holds 108 bytes with the terminator
-
-Error config_error(std::string_view where, std::string_view what) {
-  return Error(ErrorKind::kInvalidArgument, std::string(where) + ": " + std::string(what));
-}
 
 // Says where a key lives: "writer.toml: [retention] keep".
 struct Where {
@@ -235,17 +233,6 @@ Status check_required(const WriterConfig& c, const Where& where, bool has_destin
       return config_error(where.at("journal"), "must not lie inside the watched directory " + dir);
   }
   return {};
-}
-
-Result<toml::table> parse_toml(std::string_view text, std::string_view origin) {
-  try {
-    return toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    return config_error(origin, "line " + std::to_string(at.line) + ", column " +
-                                    std::to_string(at.column) + ": " +
-                                    std::string(e.description()));
-  }
 }
 
 }  // namespace
