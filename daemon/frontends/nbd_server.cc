@@ -1,4 +1,5 @@
 #include "daemon/frontends/nbd_server.h"
+#include "daemon/frontends/unix_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -581,21 +582,7 @@ Status NbdServer::listen_unix() {
   if (fd < 0) return errno_error("creating a Unix socket", errno);
   listeners_.push_back({fd, false});
 
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return Error(ErrorKind::kInvalidArgument,
-                   "NBD socket path " + path + " exists and is not a socket");
-    // A socket file nobody accepts on is left over from a dead server: replace it.
-    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live =
-        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    if (probe >= 0) ::close(probe);
-    if (live)
-      return Error(ErrorKind::kInvalidArgument,
-                   "NBD socket " + path + " is in use by another server");
-    ::unlink(path.c_str());
-  }
+  SHOAL_TRY(clear_stale_unix_socket(addr, "NBD"));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return errno_error("binding NBD socket " + path, errno);
   own_unix_socket_ = true;

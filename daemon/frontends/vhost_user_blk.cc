@@ -1,4 +1,5 @@
 #include "daemon/frontends/vhost_user_blk.h"
+#include "daemon/frontends/unix_socket.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -600,21 +601,7 @@ Status VhostUserBlk::listen_unix() {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return errno_error("creating a Unix socket", errno);
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return Error(ErrorKind::kInvalidArgument,
-                   "vhost-user socket path " + path + " exists and is not a socket");
-    // A socket file nobody accepts on is left over from a dead server: replace it.
-    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live =
-        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    if (probe >= 0) ::close(probe);
-    if (live)
-      return Error(ErrorKind::kInvalidArgument,
-                   "vhost-user socket " + path + " is in use by another server");
-    ::unlink(path.c_str());
-  }
+  SHOAL_TRY(clear_stale_unix_socket(addr, "vhost-user"));
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return errno_error("binding vhost-user socket " + path, errno);
   own_socket_ = true;
