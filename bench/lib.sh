@@ -4,10 +4,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build/bench
 SHOAL=$BUILD/tools/shoal
 
+# Serialized with flock: several benchmark scripts may share build/bench at once.
 build_release() {
   "$ROOT/scripts/setup" >/dev/null
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target shoal -j "$(nproc)" >/dev/null
+  mkdir -p "$BUILD"
+  (
+    flock 9
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
+    cmake --build "$BUILD" --target shoal shoald -j "$(nproc)" >/dev/null
+  ) 9>"$BUILD/.build.lock"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
