@@ -23,6 +23,9 @@ for i in $(seq -f %06g 1 "$OBJECTS"); do
 done
 curl -s --fail --parallel --parallel-max 32 -K "$WORK/put.cfg"
 
+# curl signs too, so both clients pay for SigV4 (s3rver wants the payload hash header).
+CURL_SIGV4=(--aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 SHOAL_ARGS=(--endpoint "http://127.0.0.1:$S3_PORT" --region us-east-1)
 "$SHOAL" bench get "s3://bench/small/" --concurrency 16 --count "$OBJECTS" "${SHOAL_ARGS[@]}" >/dev/null  # warm
 
@@ -33,8 +36,8 @@ TABLE=$WORK/table.md
   echo
   echo "\`bench/get_bench.sh\`: $OBJECTS objects of $SIZE bytes on s3rver 3.7.1 (Node, single"
   echo "process) on loopback; each client fetches every object once per round, $ROUNDS rounds"
-  echo "interleaved, best round shown. curl is \`curl --parallel --parallel-max N\` (unsigned"
-  echo "requests); shoal signs every request with SigV4. Machine: $(nproc) cores, $(date -u +%F)."
+  echo "interleaved, best round shown. curl is \`curl --parallel --parallel-max N --aws-sigv4\`;"
+  echo "both clients sign every request with SigV4. Machine: $(nproc) cores, $(date -u +%F)."
   echo "s3rver (one Node process) saturates its core above ~16 in flight, so past that both"
   echo "clients measure the server; the goal is shoal ≥ curl at equal concurrency."
   echo
@@ -45,7 +48,7 @@ for N in 16 64 256; do
   curl_rates=(); shoal_rates=(); shoal_lines=()
   for _ in $(seq "$ROUNDS"); do
     t0=$(date +%s.%N)
-    curl -s --fail --parallel --parallel-max "$N" -K "$WORK/get.cfg"
+    curl -s --fail --parallel --parallel-max "$N" "${CURL_SIGV4[@]}" -K "$WORK/get.cfg"
     t1=$(date +%s.%N)
     curl_rates+=("$(python3 -c "print($OBJECTS/($t1-$t0))")")
     line=$("$SHOAL" bench get "s3://bench/small/" --concurrency "$N" --count "$OBJECTS" "${SHOAL_ARGS[@]}")
