@@ -4,9 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "support/files.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -15,34 +20,23 @@ namespace fs = std::filesystem;
 
 const std::string kShoal = SHOAL_BINARY_DIR "/tools/shoal";
 
+using test::read_file;
+
 struct CliRun {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class ShoalCli : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(kShoal)) << kShoal << " is missing: build the `shoal` target first";
-    std::string dir = (fs::temp_directory_path() / "shoal-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-    dir_ = dir;
+    ASSERT_FALSE(temp_.path().empty()) << "mkdtemp: " << std::strerror(errno);
     fs::create_directories(dir_ / "data/sub");
     write("data/a.txt", "hello\n");
     write("data/sub/digits.bin", "0123456789");
     write("data/zero", "");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   void write(const std::string& rel, std::string_view content) {
@@ -68,14 +62,15 @@ class ShoalCli : public ::testing::Test {
     int status = 0;
     if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.out = read_file(out);
+    r.err = read_file(err);
     fs::remove(out);
     fs::remove(err);
     return r;
   }
 
-  fs::path dir_;
+  test::TempDir temp_{"shoal-cli"};
+  fs::path dir_{temp_.path()};
 };
 
 TEST_F(ShoalCli, LsShowsPrefixesAndObjectsOneLevelDown) {
@@ -128,7 +123,7 @@ TEST_F(ShoalCli, PutUploadsAFileAndStatDescribesIt) {
   CliRun put = shoal({"put", (dir_ / "local.bin").string(), uri("data/new/")});
   ASSERT_EQ(put.exit_code, 0) << put.err;
   EXPECT_TRUE(put.out.starts_with("put " + uri("data/new/local.bin") + " (14 bytes")) << put.out;
-  EXPECT_EQ(slurp(dir_ / "data/new/local.bin"), "uploaded bytes");
+  EXPECT_EQ(read_file(dir_ / "data/new/local.bin"), "uploaded bytes");
 
   CliRun stat = shoal({"stat", uri("data/new/local.bin")});
   ASSERT_EQ(stat.exit_code, 0) << stat.err;

@@ -18,19 +18,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +35,10 @@
 #include "daemon/frontends/nbd_server.h"
 #include "daemon/image_file_device.h"
 #include "support/command.h"
+#include "support/files.h"
+#include "support/mounts.h"
+#include "support/serve_while.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -48,35 +47,13 @@ namespace fs = std::filesystem;
 
 using test::CommandResult;
 using test::have_tool;
+using test::is_mounted;
+using test::read_file;
 constexpr auto run = test::run_command;
-
-// The whole file; shorter than the file if a read fails.
-std::string read_file(const std::string& path) {
-  std::string out;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  std::array<char, 1 << 16> buffer;
-  ssize_t n;
-  while ((n = read(fd, buffer.data(), buffer.size())) > 0) out.append(buffer.data(), n);
-  close(fd);
-  return out;
-}
-
-bool is_mounted(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devices, root, mount_point;
-    fields >> id >> parent >> devices >> root >> mount_point;
-    if (mount_point == path) return true;
-  }
-  return false;
-}
 
 // The source tree, its EROFS image and the relative paths of its files, made once.
 struct Corpus {
-  std::string dir;
+  test::TempDir dir{"shoal-export"};
   std::string source;
   std::string image;
   std::vector<std::string> files;
@@ -87,14 +64,12 @@ Corpus* corpus = nullptr;
 
 void make_corpus() {
   corpus = new Corpus;
-  std::string pattern = (fs::temp_directory_path() / "shoal-export-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
+  if (corpus->dir.path().empty()) {
     corpus->error = "mkdtemp failed";
     return;
   }
-  corpus->dir = pattern;
-  corpus->source = pattern + "/source";
-  corpus->image = pattern + "/image.erofs";
+  corpus->source = corpus->dir.path() + "/source";
+  corpus->image = corpus->dir.path() + "/image.erofs";
   std::mt19937_64 random(42);
   const std::vector<size_t> edges = {0, 1, 4095, 4096, 4097, 65536, 200 * 1024};
   for (int d = 0; d < 12; ++d) {
@@ -124,7 +99,6 @@ class ExportTest : public ::testing::Test {
     if (have_tool("mkfs.erofs")) make_corpus();
   }
   static void TearDownTestSuite() {
-    if (corpus != nullptr && !corpus->dir.empty()) fs::remove_all(corpus->dir);
     delete corpus;
     corpus = nullptr;
   }
@@ -139,7 +113,7 @@ class ExportTest : public ::testing::Test {
     ASSERT_EQ(access("/dev/fuse", R_OK | W_OK), 0) << "/dev/fuse is missing: modprobe fuse";
     ASSERT_NE(corpus, nullptr);
     ASSERT_TRUE(corpus->error.empty()) << corpus->error;
-    work_ = corpus->dir + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    work_ = corpus->dir.path() + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::create_directories(work_);
     auto device = ImageFileDevice::open(corpus->image, loop_);
     ASSERT_TRUE(device.ok()) << device.error().describe();
@@ -159,14 +133,7 @@ class ExportTest : public ::testing::Test {
     if (!work_.empty()) fs::remove_all(work_, ignored);
   }
 
-  void serve_while(const std::function<void()>& script) {
-    auto done = std::async(std::launch::async, script);
-    while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      if (!loop_.run_once(std::chrono::milliseconds(5)))
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    done.get();
-  }
+  void serve_while(const std::function<void()>& script) { test::serve_while(loop_, script); }
   CommandResult serve_command(const std::string& command) {
     CommandResult result;
     serve_while([&] { result = run(command); });
@@ -182,19 +149,16 @@ class ExportTest : public ::testing::Test {
   // `mount -t erofs -o ro,loop`; the loop device is autocleared by the unmount, and anything
   // left on the backing file is detached anyway.
   void mount_erofs(const std::string& image, const std::string& target) {
-    CommandResult mounted = serve_command("mount -t erofs -o ro,loop " + image + " " + target);
+    auto guard = std::make_shared<test::MountGuard>();
+    CommandResult mounted;
+    serve_while([&] { mounted = guard->mount_erofs(image, target); });
     ASSERT_EQ(mounted.exit_code, 0) << "mount failed:\n" << mounted.output;
-    cleanup_.push_back([image, target] {
-      if (umount2(target.c_str(), 0) != 0) umount2(target.c_str(), MNT_DETACH);
-      CommandResult left = run("losetup -n -O NAME -j " + image);
-      std::istringstream devices(left.output);
-      for (std::string device; devices >> device;) run("losetup -d " + device);
-    });
+    cleanup_.push_back([guard] { guard->release(); });
   }
   void unmount_erofs(const std::string& image, const std::string& target) {
     serve_while([&] { EXPECT_EQ(umount2(target.c_str(), 0), 0) << std::strerror(errno); });
     EXPECT_FALSE(is_mounted(target));
-    EXPECT_EQ(run("losetup -n -O NAME -j " + image).output, "") << "loop device left behind";
+    EXPECT_TRUE(test::loop_devices_under(image).empty()) << "loop device left behind";
   }
 
   // Every file and directory of the source, and nothing else, with the same bytes; read by

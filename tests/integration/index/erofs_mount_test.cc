@@ -4,18 +4,14 @@
 // Needs root, fsck.erofs (erofs-utils) and loop devices; fails loudly when they are missing.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -28,6 +24,9 @@
 #include "index/erofs/image_writer.h"
 
 #include "support/command.h"
+#include "support/files.h"
+#include "support/mounts.h"
+#include "support/temp_dir.h"
 
 namespace shoal::erofs {
 namespace {
@@ -37,43 +36,8 @@ constexpr uint64_t kKiB = 1ull << 10;
 
 using test::CommandResult;
 using test::have_tool;
+using test::read_range;
 constexpr auto run = test::run_command;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-erofs-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Unmounts on scope exit, so a failed assertion never leaves a mount (or, with -o loop's
-// autoclear, a loop device) behind. Declared after the TempDir it mounts into.
-class MountGuard {
- public:
-  explicit MountGuard(std::string target) : target_(std::move(target)) {}
-  ~MountGuard() {
-    if (!mounted_) return;
-    if (umount2(target_.c_str(), 0) != 0) umount2(target_.c_str(), MNT_DETACH);
-  }
-  MountGuard(const MountGuard&) = delete;
-  MountGuard& operator=(const MountGuard&) = delete;
-  void set_mounted() { mounted_ = true; }
-
- private:
-  std::string target_;
-  bool mounted_ = false;
-};
 
 // Deterministic file contents: byte `offset` of the file with `seed`.
 uint8_t content_byte(uint64_t seed, uint64_t offset) {
@@ -225,21 +189,6 @@ void ErofsMountTest::write_image(const std::string& image_path) {
   close(fd);
 }
 
-std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, uint64_t length) {
-  std::vector<uint8_t> out(length);
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return {};
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
-    if (n <= 0) break;
-    done += static_cast<uint64_t>(n);
-  }
-  close(fd);
-  out.resize(done);
-  return out;
-}
-
 void ErofsMountTest::check_file(const std::string& mount, const ExpectedFile& file) {
   std::string path = mount + tree_.path(file.node);
   uint64_t size = tree_.file_size(file.node);
@@ -311,7 +260,7 @@ TEST_F(ErofsMountTest, KernelMountsWhatFsckAccepts) {
   ASSERT_TRUE(writer_->has_extended_inode(timed_));
   ASSERT_FALSE(writer_->has_extended_inode(small_));
 
-  TempDir temp;
+  test::TempDir temp("shoal-erofs");
   ASSERT_FALSE(temp.path().empty()) << "mkdtemp: " << std::strerror(errno);
   std::string image = temp.path() + "/image.erofs";
   std::string mount_point = temp.path() + "/mnt";
@@ -322,10 +271,10 @@ TEST_F(ErofsMountTest, KernelMountsWhatFsckAccepts) {
   CommandResult fsck = run("fsck.erofs " + image);
   ASSERT_EQ(fsck.exit_code, 0) << "fsck.erofs rejected the image:\n" << fsck.output;
 
-  MountGuard guard(mount_point);
-  CommandResult mounted = run("mount -t erofs -o ro,loop " + image + " " + mount_point);
+  // Declared after the TempDir it mounts into, so it is undone first.
+  test::MountGuard guard;
+  CommandResult mounted = guard.mount_erofs(image, mount_point);
   ASSERT_EQ(mounted.exit_code, 0) << "mount failed:\n" << mounted.output;
-  guard.set_mounted();
 
   tree_.visit_depth_first([&](NodeId node) {
     if (tree_.is_directory(node)) check_directory(mount_point, node);

@@ -9,13 +9,11 @@
 // also leaves out a common prefix that holds only deeper prefixes and no object of its own
 // (S3 lists it), so every directory of this data set holds at least one object.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -24,6 +22,9 @@
 #include "support/s3rver.h"
 
 #include "support/command.h"
+#include "support/files.h"
+#include "support/mounts.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -40,11 +41,6 @@ std::string content_of(size_t index, size_t size) {
   std::string data(size, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   return data;
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
 }
 
 Status put_all(PollReactor& loop, ObjectStore& store, const std::map<std::string, std::string>& objects) {
@@ -110,16 +106,9 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   Status put = put_all(loop, **store, full);
   ASSERT_TRUE(put.ok()) << put.error().describe();
 
-  char tmpl[] = "/tmp/shoal-index-s3-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  fs::path dir = tmpl, index = dir / "idx.shix", image = dir / "idx.img", mnt = dir / "mnt";
-  struct Cleanup {
-    fs::path dir, mnt;
-    ~Cleanup() {
-      ::umount2(mnt.c_str(), MNT_DETACH);
-      fs::remove_all(dir);
-    }
-  } cleanup{dir, mnt};
+  test::TempDir temp("shoal-index-s3");
+  ASSERT_FALSE(temp.path().empty());
+  fs::path dir = temp.path(), index = dir / "idx.shix", image = dir / "idx.img", mnt = dir / "mnt";
   ::setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
   std::string store_args = " --endpoint " + (*server)->endpoint() + " --region us-east-1";
@@ -144,7 +133,8 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   CommandResult fsck = sh("fsck.erofs " + image.string());
   ASSERT_EQ(fsck.exit_code, 0) << fsck.output;
   fs::create_directories(mnt);
-  CommandResult mount = sh("mount -t erofs -o ro,loop " + image.string() + " " + mnt.string());
+  test::MountGuard guard;  // declared after the TempDir it mounts into, so it is undone first
+  CommandResult mount = guard.mount_erofs(image, mnt);
   ASSERT_EQ(mount.exit_code, 0) << mount.output;
 
   // Expected volume: accepted files and every directory they (or markers) imply.
@@ -163,7 +153,7 @@ TEST(IndexFromS3rver, ExportedImageMatchesTheBucketAndSkipsExactlyWhatTheRulesSa
   for (auto it = fs::recursive_directory_iterator(mnt); it != fs::recursive_directory_iterator(); ++it) {
     std::string rel = fs::relative(it->path(), mnt).string();
     if (it->is_directory()) mounted_dirs.insert(rel);
-    else mounted_files[rel] = read_all(it->path());
+    else mounted_files[rel] = test::read_file(it->path());
   }
   EXPECT_EQ(mounted_dirs, dirs);
   ASSERT_EQ(mounted_files.size(), files.size());

@@ -1,21 +1,20 @@
 // The store conformance suite on the file:// backend, each test in a fresh temporary tree.
-#include <filesystem>
+#include <cerrno>
+#include <memory>
 
 #include "store/uri.h"
+#include "support/temp_dir.h"
 #include "tests/support/store_conformance.h"
 
 namespace shoal {
 namespace {
 
 Result<ConformanceTarget> open_temp_tree() {
-  std::string dir = (std::filesystem::temp_directory_path() / "shoal-file-conf-XXXXXX").string();
-  if (::mkdtemp(dir.data()) == nullptr) return errno_error("mkdtemp " + dir, errno);
-  SHOAL_ASSIGN(ObjectUri uri, parse_object_uri("file://" + dir + "/"));
+  auto dir = std::make_shared<test::TempDir>("shoal-file-conf");
+  if (dir->path().empty()) return errno_error("mkdtemp in the temporary directory", errno);
+  SHOAL_ASSIGN(ObjectUri uri, parse_object_uri("file://" + dir->path() + "/"));
   SHOAL_ASSIGN(BlockingStore store, BlockingStore::open(uri, StoreConfig{}));
-  return ConformanceTarget{std::move(store), uri.prefix, [dir] {
-                             std::error_code ec;
-                             std::filesystem::remove_all(dir, ec);
-                           }};
+  return ConformanceTarget{std::move(store), uri.prefix, [dir]() mutable { dir.reset(); }};
 }
 
 ConformanceBackend file_backend() {

@@ -11,9 +11,7 @@ constexpr const char* kBucket = "conformance";
 Result<ConformanceTarget> open_s3rver() {
   SHOAL_ASSIGN(std::shared_ptr<S3rver> server, S3rver::start({kBucket}));
   StoreConfig config = server->config();
-  ObjectUri uri;
-  uri.scheme = ObjectUri::Scheme::kS3;
-  uri.bucket = kBucket;
+  ObjectUri uri{.scheme = ObjectUri::Scheme::kS3, .bucket = kBucket};
   SHOAL_ASSIGN(BlockingStore store, BlockingStore::wrap([&](Reactor& reactor) {
                  return make_rest_store(uri, config, reactor);
                }));

@@ -23,9 +23,7 @@ class S3rverFaults : public ::testing::Test {
   }
 
   std::unique_ptr<RestStore> open_store(const StoreConfig& config) {
-    ObjectUri uri;
-    uri.scheme = ObjectUri::Scheme::kS3;
-    uri.bucket = kBucket;
+    ObjectUri uri{.scheme = ObjectUri::Scheme::kS3, .bucket = kBucket};
     auto store = RestStore::create(uri, config, loop_);
     if (!store.ok()) {
       ADD_FAILURE() << store.error().describe();

@@ -25,9 +25,7 @@ class S3rverOss : public ::testing::Test {
     StoreConfig config = server_->config();
     config.credentials = Credentials{};  // anonymous
     config.region = "cn-hangzhou";
-    ObjectUri uri;
-    uri.scheme = ObjectUri::Scheme::kOss;
-    uri.bucket = kBucket;
+    ObjectUri uri{.scheme = ObjectUri::Scheme::kOss, .bucket = kBucket};
     auto store = RestStore::create(uri, config, loop_);
     ASSERT_TRUE(store.ok()) << store.error().describe();
     store_ = std::move(store).value();
@@ -124,9 +122,7 @@ TEST_F(S3rverOss, MissingKeyIsNotFound) {
 
 TEST(RestStoreSetup, OssNeedsARegionForV4AndDerivesItFromTheEndpoint) {
   PollReactor loop;
-  ObjectUri uri;
-  uri.scheme = ObjectUri::Scheme::kOss;
-  uri.bucket = "b";
+  ObjectUri uri{.scheme = ObjectUri::Scheme::kOss, .bucket = "b"};
   StoreConfig config;
   auto missing = RestStore::create(uri, config, loop);
   ASSERT_FALSE(missing.ok());

@@ -36,9 +36,7 @@ class S3rverStore : public ::testing::Test {
   }
 
   void open_store(const StoreConfig& config) {
-    ObjectUri uri;
-    uri.scheme = ObjectUri::Scheme::kS3;
-    uri.bucket = kBucket;
+    ObjectUri uri{.scheme = ObjectUri::Scheme::kS3, .bucket = kBucket};
     auto store = RestStore::create(uri, config, loop_);
     ASSERT_TRUE(store.ok()) << store.error().describe();
     store_ = std::move(store).value();

@@ -12,6 +12,7 @@
 #include "store/blocking_store.h"
 #include "store/crc64.h"
 #include "store/uri.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -21,9 +22,7 @@ namespace fs = std::filesystem;
 class TransferTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/shoal-transfer-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_.path().empty());
     fs::create_directories(dir_ / "bucket");
     auto uri = parse_object_uri("file://" + (dir_ / "bucket").string());
     ASSERT_TRUE(uri.ok());
@@ -32,7 +31,6 @@ class TransferTest : public ::testing::Test {
     store_.emplace(std::move(*store));
     prefix_ = uri->prefix + "/";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string make_file(const std::string& name, size_t size) {
     std::mt19937_64 rng(size);
@@ -51,7 +49,8 @@ class TransferTest : public ::testing::Test {
     return std::move(*result);
   }
 
-  fs::path dir_;
+  test::TempDir temp_{"shoal-transfer"};
+  fs::path dir_{temp_.path()};
   std::string prefix_;
   std::optional<BlockingStore> store_;
 };

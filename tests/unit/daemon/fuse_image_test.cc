@@ -18,82 +18,26 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <future>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/poll_reactor.h"
+#include "support/files.h"
+#include "support/mounts.h"
+#include "support/pattern_device.h"
+#include "support/serve_while.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
 
-uint8_t pattern(uint64_t i) { return static_cast<uint8_t>((i * 131) ^ (i >> 9) ^ (i >> 17)); }
-
-// Device bytes follow pattern(); reads fail with `failure` when it is set.
-class PatternDevice : public BlockDevice {
- public:
-  PatternDevice(Reactor& reactor, uint64_t size) : reactor_(reactor), size_(size) {}
-  uint64_t size_bytes() const override { return size_; }
-  void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
-    Status status;
-    if (failure) {
-      status = *failure;
-    } else {
-      for (const iovec& v : iov) {
-        auto* p = static_cast<uint8_t*>(v.iov_base);
-        for (size_t i = 0; i < v.iov_len; ++i) p[i] = pattern(offset++);
-      }
-    }
-    reactor_.post([done = std::move(done), status] { done(status); });
-  }
-  std::optional<Error> failure;
-
- private:
-  Reactor& reactor_;
-  uint64_t size_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-fuse-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// The file system type mounted at `path` in this mount namespace, or "" if nothing is.
-std::string mounted_type(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line, type;
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devices, root, mount_point, field;
-    fields >> id >> parent >> devices >> root >> mount_point;
-    if (mount_point != path) continue;
-    while (fields >> field && field != "-") {
-    }
-    fields >> type;  // the last mount on a path wins
-  }
-  return type;
-}
+using test::matches_pattern;
+using test::mounted_type;
+using test::PatternDevice;
+using test::pread_range;
 
 constexpr uint64_t kDeviceSize = 5 * 1024 * 1024 + 4096 * 3;
 
@@ -117,41 +61,14 @@ class FuseImageTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.error().describe();
   }
   // Runs file system calls on a helper thread while this thread serves them.
-  void serve_while(const std::function<void()>& script) {
-    auto done = std::async(std::launch::async, script);
-    while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      if (!loop_.run_once(std::chrono::milliseconds(5)))
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    done.get();
-  }
+  void serve_while(const std::function<void()>& script) { test::serve_while(loop_, script); }
 
   PollReactor loop_;
   PatternDevice device_;
-  TempDir dir_;
+  test::TempDir dir_{"shoal-fuse"};
   FrontendOptions options_;
   std::unique_ptr<FuseImage> frontend_;
 };
-
-// Reads [offset, offset + length) with pread; the result is shorter at EOF or on an error.
-std::vector<uint8_t> pread_range(int fd, uint64_t offset, size_t length, int* error = nullptr) {
-  std::vector<uint8_t> out(length);
-  size_t done = 0;
-  while (done < length) {
-    ssize_t n = pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && error != nullptr) *error = errno;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
-  return out;
-}
-
-bool matches_pattern(const std::vector<uint8_t>& data, uint64_t offset) {
-  for (size_t i = 0; i < data.size(); ++i)
-    if (data[i] != pattern(offset + i)) return false;
-  return true;
-}
 
 TEST_F(FuseImageTest, ExposesOneReadOnlyFileWithTheDeviceBytes) {
   options_.image_name = "disk.img";

@@ -18,22 +18,25 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/poll_reactor.h"
 #include "daemon/frontends/frontend.h"
+#include "support/pattern_device.h"
+#include "support/serve_while.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
+
+using test::fill_pattern;
+using test::matches_pattern;
+using test::PatternDevice;
 
 using Bytes = std::vector<uint8_t>;
 
@@ -72,43 +75,6 @@ uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]
 uint32_t get32(const uint8_t* p) { return uint32_t{get16(p)} << 16 | get16(p + 2); }
 uint64_t get64(const uint8_t* p) { return uint64_t{get32(p)} << 32 | get32(p + 4); }
 
-// The device's content: byte i is a function of i, so any range can be checked (and a huge
-// device costs no memory).
-uint8_t pattern(uint64_t i) { return static_cast<uint8_t>((i * 131) ^ (i >> 9) ^ (i >> 17)); }
-
-void fill(uint64_t offset, std::span<const iovec> iov) {
-  for (const iovec& v : iov) {
-    auto* p = static_cast<uint8_t*>(v.iov_base);
-    for (size_t i = 0; i < v.iov_len; ++i) p[i] = pattern(offset++);
-  }
-}
-
-bool matches_pattern(const Bytes& data, uint64_t offset) {
-  for (size_t i = 0; i < data.size(); ++i)
-    if (data[i] != pattern(offset + i)) return false;
-  return true;
-}
-
-// Completes every read (posted, never inline) with the pattern, or with `failure` if set.
-class PatternDevice : public BlockDevice {
- public:
-  PatternDevice(Reactor& reactor, uint64_t size) : reactor_(reactor), size_(size) {}
-  uint64_t size_bytes() const override { return size_; }
-  void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
-    Status status;
-    if (failure)
-      status = *failure;
-    else
-      fill(offset, iov);
-    reactor_.post([done = std::move(done), status] { done(status); });
-  }
-  std::optional<Error> failure;
-
- private:
-  Reactor& reactor_;
-  uint64_t size_;
-};
-
 // Holds every read until the test completes it, to choose completion order and timing.
 class HeldDevice : public BlockDevice {
  public:
@@ -119,7 +85,7 @@ class HeldDevice : public BlockDevice {
   }
   // Fills and completes held read i (its buffers must still be alive: the server's job).
   void complete(size_t i) {
-    fill(held[i].offset, held[i].iov);
+    fill_pattern(held[i].offset, held[i].iov);
     auto done = std::move(held[i].done);
     done(Status());
   }
@@ -247,6 +213,11 @@ class Client {
       }
     }
   }
+  // Handshake and NBD_OPT_GO with the defaults: the connection is in transmission after it.
+  void start_transmission() {
+    handshake();
+    go();
+  }
   void request(uint16_t type, uint64_t handle, uint64_t offset, uint32_t length, uint16_t flags = 0,
                const Bytes& payload = {}) {
     send(request_bytes(type, handle, offset, length, flags, payload));
@@ -254,6 +225,11 @@ class Client {
   static Bytes request_bytes(uint16_t type, uint64_t handle, uint64_t offset, uint32_t length,
                              uint16_t flags = 0, const Bytes& payload = {}) {
     Bytes b;
+    append_request(b, type, handle, offset, length, flags, payload);
+    return b;
+  }
+  static void append_request(Bytes& b, uint16_t type, uint64_t handle, uint64_t offset,
+                             uint32_t length, uint16_t flags = 0, const Bytes& payload = {}) {
     put32(b, kRequestMagic);
     put16(b, flags);
     put16(b, type);
@@ -261,7 +237,6 @@ class Client {
     put64(b, offset);
     put32(b, length);
     b.insert(b.end(), payload.begin(), payload.end());
-    return b;
   }
   struct Reply {
     uint32_t error = ~0u;
@@ -316,7 +291,8 @@ class NbdServerTest : public ::testing::Test {
     server_ = std::make_unique<NbdServer>(options_, loop_, device);
     return *server_;
   }
-  // A client on one end of a socketpair whose other end the server adopts.
+  // A client on one end of a socketpair whose other end the server (the one server_for()
+  // made, if any) adopts.
   std::unique_ptr<Client> connect() {
     int fds[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
@@ -325,14 +301,7 @@ class NbdServerTest : public ::testing::Test {
     return std::make_unique<Client>(fds[0]);
   }
   // Runs a client script on a helper thread while this thread serves.
-  void serve_while(const std::function<void()>& script) {
-    auto done = std::async(std::launch::async, script);
-    while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      if (!loop_.run_once(std::chrono::milliseconds(5)))
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    done.get();
-  }
+  void serve_while(const std::function<void()>& script) { test::serve_while(loop_, script); }
   void run_until(const std::function<bool()>& condition) {
     EXPECT_TRUE(loop_.run_until(condition));
   }
@@ -479,15 +448,13 @@ TEST_F(NbdServerTest, BadMagicClosesOnlyThatConnection) {
     bad_flags->handshake(0x80);  // a client flag the server never offered
     EXPECT_TRUE(bad_flags->closed_by_server());
 
-    bad_request->handshake();
-    bad_request->go();
+    bad_request->start_transmission();
     Bytes garbage = Client::request_bytes(kCmdRead, 1, 0, 512);
     garbage[0] ^= 0xFF;
     bad_request->send(garbage);
     EXPECT_TRUE(bad_request->closed_by_server());
 
-    good->handshake();
-    good->go();
+    good->start_transmission();
     good->expect_read(9, 1 << 20, 65536);
   });
   EXPECT_EQ(server().connection_count(), 1u);
@@ -496,8 +463,7 @@ TEST_F(NbdServerTest, BadMagicClosesOnlyThatConnection) {
 TEST_F(NbdServerTest, ReadsReturnTheDeviceBytes) {
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     c->expect_read(1, 0, 4096);
     c->expect_read(2, 1, 3);                       // unaligned
     c->expect_read(3, kDeviceSize - 1, 1);         // the last byte
@@ -509,8 +475,7 @@ TEST_F(NbdServerTest, ReadsReturnTheDeviceBytes) {
 TEST_F(NbdServerTest, InvalidReadsAreEinvalWithoutPayload) {
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     c->expect_error(kCmdRead, kDeviceSize - 10, 20, kEinval);   // past the end
     c->expect_error(kCmdRead, kDeviceSize + 4096, 1, kEinval);  // starting past the end
     c->expect_error(kCmdRead, ~uint64_t{0} - 1, 4, kEinval);    // offset + length overflows
@@ -525,8 +490,7 @@ TEST_F(NbdServerTest, InvalidReadsAreEinvalWithoutPayload) {
 TEST_F(NbdServerTest, ZeroLengthReadsSucceedWithoutPayload) {
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     c->expect_error(kCmdRead, 0, 0, 0);
     c->expect_error(kCmdRead, kDeviceSize, 0, 0);
     c->expect_read(2, 100, 100);
@@ -536,8 +500,7 @@ TEST_F(NbdServerTest, ZeroLengthReadsSucceedWithoutPayload) {
 TEST_F(NbdServerTest, WritesAreRefusedAndTheirPayloadConsumed) {
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     c->expect_error(kCmdWrite, 0, 100 * 1024, kEperm, 0, Bytes(100 * 1024, 0xEE));
     c->expect_error(kCmdWrite, 0, 0, kEperm);
     // A payload that looks like requests must not be taken for them.
@@ -553,8 +516,7 @@ TEST_F(NbdServerTest, WritesAreRefusedAndTheirPayloadConsumed) {
 TEST_F(NbdServerTest, PipelinedReadsAreAllAnswered) {
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     constexpr int kRequests = 500;
     std::map<uint64_t, std::pair<uint64_t, uint32_t>> asked;  // handle → offset, length
     Bytes all;
@@ -563,8 +525,7 @@ TEST_F(NbdServerTest, PipelinedReadsAreAllAnswered) {
       uint64_t offset = uint64_t(i) * 40961 % (kDeviceSize - 70000);
       uint32_t length = 1 + (i * 977) % 65536;
       asked[handle] = {offset, length};
-      Bytes r = Client::request_bytes(kCmdRead, handle, offset, length);
-      all.insert(all.end(), r.begin(), r.end());
+      Client::append_request(all, kCmdRead, handle, offset, length);
     }
     c->send(all);
     for (int i = 0; i < kRequests; ++i) {
@@ -582,52 +543,44 @@ TEST_F(NbdServerTest, PipelinedReadsAreAllAnswered) {
 
 TEST_F(NbdServerTest, RepliesFollowCompletionOrder) {
   HeldDevice held(kDeviceSize);
-  NbdServer& nbd = server_for(held);
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  ASSERT_TRUE(nbd.adopt(fds[1]).ok());
-  Client c(fds[0]);
+  server_for(held);
+  auto c = connect();
   serve_while([&] {
-    c.handshake();
-    c.go();
-    c.request(kCmdRead, 1, 0, 4096);
-    c.request(kCmdRead, 2, 8192, 4096);
+    c->start_transmission();
+    c->request(kCmdRead, 1, 0, 4096);
+    c->request(kCmdRead, 2, 8192, 4096);
   });
   run_until([&] { return held.held.size() == 2; });
   held.complete(1);
   held.complete(0);
   serve_while([&] {
-    Client::Reply r = c.reply();
+    Client::Reply r = c->reply();
     EXPECT_EQ(r.handle, 2u);
-    EXPECT_TRUE(matches_pattern(c.recv(4096), 8192));
-    r = c.reply();
+    EXPECT_TRUE(matches_pattern(c->recv(4096), 8192));
+    r = c->reply();
     EXPECT_EQ(r.handle, 1u);
-    EXPECT_TRUE(matches_pattern(c.recv(4096), 0));
+    EXPECT_TRUE(matches_pattern(c->recv(4096), 0));
   });
 }
 
 TEST_F(NbdServerTest, DisconnectAnswersOutstandingReadsFirst) {
   HeldDevice held(kDeviceSize);
   NbdServer& nbd = server_for(held);
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  ASSERT_TRUE(nbd.adopt(fds[1]).ok());
-  Client c(fds[0]);
+  auto c = connect();
   serve_while([&] {
-    c.handshake();
-    c.go();
-    c.request(kCmdRead, 5, 4096, 512);
-    c.request(kCmdDisc, 6, 0, 0);
+    c->start_transmission();
+    c->request(kCmdRead, 5, 4096, 512);
+    c->request(kCmdDisc, 6, 0, 0);
   });
   run_until([&] { return held.held.size() == 1; });
   EXPECT_EQ(nbd.connection_count(), 1u);
   held.complete(0);
   serve_while([&] {
-    Client::Reply r = c.reply();
+    Client::Reply r = c->reply();
     EXPECT_EQ(r.error, 0u);
     EXPECT_EQ(r.handle, 5u);
-    EXPECT_TRUE(matches_pattern(c.recv(512), 4096));
-    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_TRUE(matches_pattern(c->recv(512), 4096));
+    EXPECT_TRUE(c->closed_by_server());
   });
   EXPECT_EQ(nbd.connection_count(), 0u);
 }
@@ -636,20 +589,12 @@ TEST_F(NbdServerTest, ClientsVanishingMidRequestDisturbNobody) {
   HeldDevice held(kDeviceSize);
   NbdServer& nbd = server_for(held);
   std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < 3; ++i) {
-    int fds[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    ASSERT_TRUE(nbd.adopt(fds[1]).ok());
-    clients.push_back(std::make_unique<Client>(fds[0]));
-  }
+  for (int i = 0; i < 3; ++i) clients.push_back(connect());
   Client& half_header = *clients[0];
   Client& awaiting_reply = *clients[1];
   Client& steady = *clients[2];
   serve_while([&] {
-    for (auto& c : clients) {
-      c->handshake();
-      c->go();
-    }
+    for (auto& c : clients) c->start_transmission();
     Bytes request = Client::request_bytes(kCmdRead, 1, 0, 4096);
     half_header.send(Bytes(request.begin(), request.begin() + 13));
     half_header.close();
@@ -674,15 +619,10 @@ TEST_F(NbdServerTest, AClientVanishingMidReplyLosesOnlyItsConnection) {
   auto leaving = connect();
   auto staying = connect();
   serve_while([&] {
-    leaving->handshake();
-    leaving->go();
-    staying->handshake();
-    staying->go();
+    leaving->start_transmission();
+    staying->start_transmission();
     Bytes all;
-    for (int i = 0; i < 20; ++i) {
-      Bytes r = Client::request_bytes(kCmdRead, i, 0, 1 << 20);
-      all.insert(all.end(), r.begin(), r.end());
-    }
+    for (int i = 0; i < 20; ++i) Client::append_request(all, kCmdRead, i, 0, 1 << 20);
     leaving->send(all);
     EXPECT_EQ(leaving->recv(100).size(), 100u);  // part of the first reply, then gone
     leaving->close();
@@ -693,28 +633,23 @@ TEST_F(NbdServerTest, AClientVanishingMidReplyLosesOnlyItsConnection) {
 
 TEST_F(NbdServerTest, StoppingWithReadsInFlightIsSafe) {
   HeldDevice held(kDeviceSize);
-  NbdServer& nbd = server_for(held);
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  ASSERT_TRUE(nbd.adopt(fds[1]).ok());
-  Client c(fds[0]);
+  server_for(held);
+  auto c = connect();
   serve_while([&] {
-    c.handshake();
-    c.go();
-    c.request(kCmdRead, 1, 0, 65536);
+    c->start_transmission();
+    c->request(kCmdRead, 1, 0, 65536);
   });
   run_until([&] { return held.held.size() == 1; });
   server_.reset();
   held.complete(0);
-  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_TRUE(c->closed_by_server());
 }
 
 TEST_F(NbdServerTest, DeviceErrorsBecomeEio) {
   device_.failure = Error(ErrorKind::kNetwork, "the store is down");
   auto c = connect();
   serve_while([&] {
-    c->handshake();
-    c->go();
+    c->start_transmission();
     c->expect_error(kCmdRead, 0, 4096, kEio);
     c->expect_error(kCmdRead, 4096, 4096, kEio);
   });
@@ -726,13 +661,10 @@ TEST_F(NbdServerTest, ASlowReaderIsBoundedAndOthersAreServed) {
   constexpr int kRequests = 100;  // 100 MiB of replies: well over the budget
   constexpr uint32_t kLength = 1 << 20;
   serve_while([&] {
-    slow->handshake();
-    slow->go();
+    slow->start_transmission();
     Bytes all;
-    for (int i = 0; i < kRequests; ++i) {
-      Bytes r = Client::request_bytes(kCmdRead, i, uint64_t(i) * kLength % kDeviceSize, kLength);
-      all.insert(all.end(), r.begin(), r.end());
-    }
+    for (int i = 0; i < kRequests; ++i)
+      Client::append_request(all, kCmdRead, i, uint64_t(i) * kLength % kDeviceSize, kLength);
     slow->send(all);  // and read nothing for now
   });
   run_until([&] { return server().buffered_bytes() >= NbdServer::kConnectionBudget; });
@@ -740,8 +672,7 @@ TEST_F(NbdServerTest, ASlowReaderIsBoundedAndOthersAreServed) {
   EXPECT_LE(server().buffered_bytes(), NbdServer::kConnectionBudget + kMaxPayload);
 
   serve_while([&] {
-    other->handshake();
-    other->go();
+    other->start_transmission();
     other->expect_read(1, 12345, 65536);
   });
   serve_while([&] {
@@ -810,26 +741,8 @@ TEST_F(NbdServerTest, TcpListenerRefusesClientsBeyondTheLimit) {
   EXPECT_EQ(server().refused_connections(), 1u);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-nbd-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 TEST_F(NbdServerTest, UnixSocketReplacesAStaleFileButNotALiveServer) {
-  TempDir dir;
+  test::TempDir dir("shoal-nbd");
   ASSERT_FALSE(dir.path().empty());
   options_.unix_socket = dir.path() + "/nbd.sock";
 
@@ -852,8 +765,7 @@ TEST_F(NbdServerTest, UnixSocketReplacesAStaleFileButNotALiveServer) {
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   Client c(fd);
   serve_while([&] {
-    c.handshake();
-    c.go();
+    c.start_transmission();
     c.expect_read(1, 0, 4096);
   });
   server().stop();

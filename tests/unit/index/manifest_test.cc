@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace shoal {
 namespace {
 
@@ -206,16 +208,9 @@ TEST(Manifest, SinkErrorStopsTheParse) {
 
 class ManifestFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "shoal-manifest-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
+  void SetUp() override { ASSERT_FALSE(temp_.path().empty()) << std::strerror(errno); }
+  test::TempDir temp_{"shoal-manifest"};
+  fs::path dir_{temp_.path()};
 };
 
 TEST_F(ManifestFileTest, ParsesAMappedFile) {

@@ -14,6 +14,7 @@
 #include "store/blocking_store.h"
 #include "store/open_store.h"
 #include "store/uri.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -23,19 +24,12 @@ namespace fs = std::filesystem;
 class FileStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = (fs::temp_directory_path() / "shoal-file-store-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-    root_ = dir;
+    ASSERT_FALSE(root_.empty());
     auto store = BlockingStore::wrap([&](Reactor& r) -> Result<std::unique_ptr<ObjectStore>> {
       return std::unique_ptr<ObjectStore>(std::make_unique<FileStore>(root_, r));
     });
     ASSERT_TRUE(store.ok());
     store_.emplace(std::move(*store));
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
   }
 
   void write(const std::string& rel, std::string_view content) {
@@ -58,8 +52,9 @@ class FileStoreTest : public ::testing::Test {
   }
   BlockingStore& store() { return *store_; }
 
-  std::string root_;
-  std::optional<BlockingStore> store_;
+  test::TempDir temp_{"shoal-file-store"};
+  std::string root_{temp_.path()};
+  std::optional<BlockingStore> store_;  // declared after the tree it serves, so it goes first
 };
 
 TEST_F(FileStoreTest, ListsInKeyByteOrderNotDirectoryWalkOrder) {
@@ -225,8 +220,9 @@ TEST_F(FileStoreTest, RemovingADirectoryKeyIsANoOp) {
 }
 
 TEST(OpenStore, FileUrisUseAbsolutePathsAsKeys) {
-  std::string dir = (fs::temp_directory_path() / "shoal-open-store-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  test::TempDir temp("shoal-open-store");
+  const std::string& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
   std::ofstream(dir + "/a.txt") << "abc";
   auto uri = parse_object_uri("file://" + dir + "/");
   ASSERT_TRUE(uri.ok());
@@ -236,7 +232,6 @@ TEST(OpenStore, FileUrisUseAbsolutePathsAsKeys) {
   ASSERT_TRUE(head.ok()) << head.error().describe();
   EXPECT_EQ(head->size, 3u);
   EXPECT_NE(store->async().describe().find("file://"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(OpenStore, BucketSchemesGoToTheRestClient) {

@@ -125,9 +125,7 @@ class RestStoreTest : public ::testing::Test {
     config.region = "cn-hangzhou";
     config.credentials = Credentials{kKeyId, kSecret, kToken};
     config.retry = kRetry;
-    ObjectUri uri;
-    uri.scheme = scheme;
-    uri.bucket = kBucket;
+    ObjectUri uri{.scheme = scheme, .bucket = kBucket};
     auto store = RestStore::create(uri, config, loop_);
     ASSERT_TRUE(store.ok()) << store.error().describe();
     store_ = std::move(store).value();
