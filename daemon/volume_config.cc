@@ -152,9 +152,15 @@ Status read_frontend(std::string_view key, const toml::node& v, std::string_view
     SHOAL_ASSIGN(f.export_name, read_string(v, where));
   } else if (key == "allow_other") {
     SHOAL_ASSIGN(f.allow_other, read_bool(v, where));
+  } else if (key == "ublk_queues") {
+    SHOAL_ASSIGN(int64_t n, read_int(v, where, 1, FrontendOptions::kUblkMaxQueues));
+    f.ublk_queues = static_cast<uint16_t>(n);
+  } else if (key == "ublk_depth") {
+    SHOAL_ASSIGN(int64_t n, read_int(v, where, 1, FrontendOptions::kUblkMaxQueueDepth));
+    f.ublk_queue_depth = static_cast<uint16_t>(n);
   } else {
     return config_error(where, "unknown key (known: kind, mountpoint, socket, address, port, "
-                               "export_name, allow_other)");
+                               "export_name, allow_other, ublk_queues, ublk_depth)");
   }
   return {};
 }

@@ -9,7 +9,8 @@
 //   [prefetch] mode = "cross-file" | "none", window, window_max, readahead_chunks, warm_all,
 //              hints (a file of volume paths, one a line)
 //   [frontend] kind = "auto" | "fuse" | "nbd" | "ublk" | "vhost-user-blk", mountpoint (fuse),
-//              socket, address, port, export_name (nbd), allow_other
+//              socket, address, port, export_name (nbd), allow_other, ublk_queues (default 1),
+//              ublk_depth (tags per queue, default 128)
 //   [metrics]  listen = "127.0.0.1:9109" | "unix:/run/shoal/x.sock"
 //   [control]  socket = "/run/shoal/x.ctl"
 //

@@ -44,7 +44,10 @@ struct FrontendOptions {
   bool allow_other = false;  // let users other than the mounter open the image file
 
   // ublk: queues (the kernel caps them at the CPU count), tags per queue, the largest request,
-  // and the control device. All queues are served on the frontend's reactor thread.
+  // and the control device. All queues are served on the frontend's reactor thread. The limits
+  // are the kernel's (UBLK_MAX_NR_QUEUES, UBLK_MAX_QUEUE_DEPTH).
+  static constexpr uint16_t kUblkMaxQueues = 4096;
+  static constexpr uint16_t kUblkMaxQueueDepth = 4096;
   uint16_t ublk_queues = 1;
   uint16_t ublk_queue_depth = 128;
   uint32_t ublk_max_io_bytes = 512 * 1024;
@@ -57,10 +60,11 @@ struct FrontendOptions {
   // vhost-user-blk: the most virtqueues a VM may use (answer to GET_QUEUE_NUM).
   uint16_t vhost_max_queues = 4;
 
-  // Called once on the reactor when the exported device is usable or has failed to come up
-  // after start() returned (ublk: START_DEV completes only after the kernel has read the
-  // partition table through the frontend). Frontends that are ready when start() returns do not
-  // call it. Empty: a late failure is written to stderr.
+  // Called once on the reactor when a frontend that was still coming up when start() returned
+  // (Frontend::ready_pending()) is usable or has failed to come up. ublk: START_DEV completes
+  // only after the kernel has read the partition table through the frontend, and the call comes
+  // once /dev/ublkb<N> exists. Frontends ready when start() returns do not call it. Empty: a
+  // late failure is written to stderr.
   std::function<void(const Status&)> on_ready;
 };
 
@@ -76,6 +80,9 @@ class Frontend {
   virtual void stop() = 0;
   // One line for logs: the transport and where it serves, e.g. "nbd unix:/run/s.sock".
   virtual std::string describe() const = 0;
+  // True after a successful start() while the frontend is still coming up: on_ready will say
+  // when clients can use it. Whoever announces readiness (shoald's --ready-fd) waits for that.
+  virtual bool ready_pending() const { return false; }
 };
 
 // The transports make_frontend() knows, in the order `shoal mount` prefers them.

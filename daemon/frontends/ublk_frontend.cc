@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,6 +38,9 @@ constexpr uint32_t kNoQueue = 0xffff;
 constexpr uint32_t kAnyDevice = 0xffffffff;
 constexpr unsigned kBlockShift = 12;
 constexpr auto kCharDeviceWait = std::chrono::seconds(5);
+// devtmpfs has the disk node by the time START_DEV completes; a /dev kept by udev alone may lag.
+constexpr auto kDiskNodeWait = std::chrono::seconds(10);
+constexpr auto kDiskNodePoll = std::chrono::milliseconds(10);
 constexpr auto kStopPoll = std::chrono::milliseconds(10);
 constexpr auto kDeleteWait = std::chrono::seconds(30);
 // How long a recovering daemon waits for the kernel to finish with its dead predecessor.
@@ -183,11 +187,38 @@ UblkFrontend::~UblkFrontend() { stop(); }
 
 std::string UblkFrontend::describe() const {
   if (device_id_ < 0) return "ublk (not started)";
-  return "ublk /dev/ublkb" + std::to_string(device_id_);
+  return "ublk " + disk_path();
 }
+
+std::string UblkFrontend::disk_path() const { return "/dev/ublkb" + std::to_string(device_id_); }
+
+namespace {
+
+static_assert(FrontendOptions::kUblkMaxQueueDepth == UBLK_MAX_QUEUE_DEPTH);
+
+// Checked before anything touches the kernel, so a bad setting is reported as such on any host.
+Status validate_ublk_options(const FrontendOptions& options) {
+  if (options.ublk_queues == 0 || options.ublk_queues > FrontendOptions::kUblkMaxQueues)
+    return Error(ErrorKind::kInvalidArgument,
+                 "ublk queues must be 1 to " + std::to_string(FrontendOptions::kUblkMaxQueues) +
+                     ", not " + std::to_string(options.ublk_queues));
+  if (options.ublk_queue_depth == 0 ||
+      options.ublk_queue_depth > FrontendOptions::kUblkMaxQueueDepth)
+    return Error(ErrorKind::kInvalidArgument,
+                 "ublk queue depth must be 1 to " +
+                     std::to_string(FrontendOptions::kUblkMaxQueueDepth) + ", not " +
+                     std::to_string(options.ublk_queue_depth));
+  if (options.ublk_max_io_bytes < 4096 || options.ublk_max_io_bytes % 4096 != 0)
+    return Error(ErrorKind::kInvalidArgument,
+                 "ublk max I/O size must be a positive multiple of 4096 bytes");
+  return {};
+}
+
+}  // namespace
 
 Status UblkFrontend::start() {
   if (control_fd_ >= 0) return Error(ErrorKind::kInvalidArgument, "ublk frontend already started");
+  SHOAL_TRY(validate_ublk_options(options_));
   stopping_ = false;
   control_fd_ = ::open(options_.ublk_control_path.c_str(), O_RDWR | O_CLOEXEC);
   if (control_fd_ < 0) {
@@ -219,18 +250,9 @@ Status UblkFrontend::start() {
 }
 
 Status UblkFrontend::add_device() {
-  uint32_t depth = options_.ublk_queue_depth;
-  if (options_.ublk_queues == 0 || depth == 0 || depth > UBLK_MAX_QUEUE_DEPTH) {
-    return Error(ErrorKind::kInvalidArgument, "ublk needs 1 or more queues and a depth of 1 to " +
-                                                  std::to_string(UBLK_MAX_QUEUE_DEPTH));
-  }
-  if (options_.ublk_max_io_bytes < 4096 || options_.ublk_max_io_bytes % 4096 != 0) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "ublk max I/O size must be a positive multiple of 4096 bytes");
-  }
   ublksrv_ctrl_dev_info info{};
   info.nr_hw_queues = options_.ublk_queues;
-  info.queue_depth = static_cast<uint16_t>(depth);
+  info.queue_depth = options_.ublk_queue_depth;
   info.max_io_buf_bytes = options_.ublk_max_io_bytes;
   info.dev_id = kAnyDevice;
   info.flags = kFlagCmdIoctlEncode | (options_.ublk_user_recovery ? UBLK_F_USER_RECOVERY : 0);
@@ -318,7 +340,10 @@ Status UblkFrontend::open_char_device() {
 }
 
 Status UblkFrontend::setup_queues() {
-  SHOAL_ASSIGN(io_ring_, Ring::create(static_cast<unsigned>(queue_count_) * depth_, 0));
+  // One SQE per tag at most; CLAMP keeps many queues of deep tags within io_uring's ring limit
+  // (Ring::next_sqe submits when the ring is full).
+  SHOAL_ASSIGN(io_ring_,
+               Ring::create(static_cast<unsigned>(queue_count_) * depth_, IORING_SETUP_CLAMP));
   for (uint16_t q = 0; q < queue_count_; ++q) {
     auto queue = std::make_unique<Queue>();
     queue->id = q;
@@ -386,21 +411,45 @@ void UblkFrontend::on_control_ready() {
     uint64_t op = cqe->user_data;
     io_uring_cqe_seen(control_ring_->get(), cqe);
     if (op != kCmdStartDev && op != kCmdEndUserRecovery) continue;
-    start_pending_ = false;
     reactor_.unwatch(control_ring_->fd());
-    Status status;
     if (res < 0) {
-      status = kernel_error(std::string("ublk ") + control_name(static_cast<uint32_t>(op)) +
-                                " on device " + std::to_string(device_id_),
-                            res);
+      report_ready(kernel_error(std::string("ublk ") + control_name(static_cast<uint32_t>(op)) +
+                                    " on device " + std::to_string(device_id_),
+                                res));
+      return;
     }
-    live_ = status.ok();
-    if (options_.on_ready) {
-      options_.on_ready(status);
-    } else if (!status.ok()) {
-      std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
-    }
+    wait_for_disk_node(std::chrono::steady_clock::now() + kDiskNodeWait);
     return;
+  }
+}
+
+// Polled on reactor timers, not in a sleep loop: udev may read the new disk before it creates
+// the node, and those reads need this thread.
+void UblkFrontend::wait_for_disk_node(std::chrono::steady_clock::time_point deadline) {
+  disk_node_timer_ = 0;
+  std::string path = disk_path();
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    report_ready({});
+    return;
+  }
+  if (std::chrono::steady_clock::now() > deadline) {
+    report_ready(Error(ErrorKind::kIo, "ublk device " + std::to_string(device_id_) +
+                                           " started but " + path +
+                                           " did not appear: is /dev a devtmpfs?"));
+    return;
+  }
+  disk_node_timer_ =
+      reactor_.add_timer(kDiskNodePoll, [this, deadline] { wait_for_disk_node(deadline); });
+}
+
+void UblkFrontend::report_ready(const Status& status) {
+  start_pending_ = false;
+  live_ = status.ok();
+  if (options_.on_ready) {
+    options_.on_ready(status);
+  } else if (!status.ok()) {
+    std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
   }
 }
 
@@ -455,6 +504,8 @@ void UblkFrontend::stop() {
   for (auto& queue : queues_) queue->handler->abandon();
   if (io_ring_ != nullptr) reactor_.unwatch(io_ring_->fd());
   if (control_ring_ != nullptr) reactor_.unwatch(control_ring_->fd());
+  if (disk_node_timer_ != 0) reactor_.cancel_timer(disk_node_timer_);
+  disk_node_timer_ = 0;
   // A device we failed to claim for recovery belongs to someone else: leave it alone.
   bool added = owns_device_ && control_ring_ != nullptr;
   if (added && io_ring_ != nullptr) stop_device();

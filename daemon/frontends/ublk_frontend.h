@@ -7,9 +7,10 @@
 // device size rounded down to whole blocks) and, once every tag of every queue has a FETCH_REQ
 // waiting on the I/O ring, START_DEV. START_DEV completes only after the kernel has read the
 // partition table through us, so it runs asynchronously: FrontendOptions::on_ready hears the
-// outcome. stop() sends STOP_DEV while answering every request still arriving with EIO (the
-// kernel's del_gendisk waits for them), closes the I/O ring (which hands the idle FETCH_REQs
-// back), then DEL_DEV, which returns once /dev/ublkb<N> and /dev/ublkc<N> are gone.
+// outcome once /dev/ublkb<N> exists (ready_pending() until then). stop() sends STOP_DEV while
+// answering every request still arriving with EIO (the kernel's del_gendisk waits for them),
+// closes the I/O ring (which hands the idle FETCH_REQs back), then DEL_DEV, which returns once
+// /dev/ublkb<N> and /dev/ublkc<N> are gone.
 //
 // I/O. Each tag owns a buffer of max_io_bytes; FETCH_REQ and COMMIT_AND_FETCH_REQ carry its
 // address and the kernel copies the bytes into the request at commit (no USER_COPY, no zero
@@ -35,6 +36,7 @@
 
 #include <linux/ublk_cmd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,6 +61,8 @@ class UblkFrontend final : public Frontend {
   // flight). Idempotent.
   void stop() override;
   std::string describe() const override;
+  // From start() until START_DEV (or END_USER_RECOVERY) has completed and /dev/ublkb<N> exists.
+  bool ready_pending() const override { return start_pending_; }
 
   // -1 before start() succeeded.
   int device_id() const { return device_id_; }
@@ -77,6 +81,9 @@ class UblkFrontend final : public Frontend {
   Status claim_for_recovery();
   void start_device(uint32_t op);
   void on_control_ready();
+  void wait_for_disk_node(std::chrono::steady_clock::time_point deadline);
+  void report_ready(const Status& status);
+  std::string disk_path() const;
   void on_io_ready();
   void handle_io_completion(uint64_t user_data, int res);
   void commit(uint16_t queue, uint16_t tag, int32_t result);
@@ -102,6 +109,7 @@ class UblkFrontend final : public Frontend {
   std::unique_ptr<Ring> control_ring_;
   std::unique_ptr<Ring> io_ring_;
   std::vector<std::unique_ptr<Queue>> queues_;
+  Reactor::TimerId disk_node_timer_ = 0;
   bool start_pending_ = false;
   bool live_ = false;
   bool stopping_ = false;

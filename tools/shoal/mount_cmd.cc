@@ -56,6 +56,8 @@ struct MountOptions {
   std::string prefetch;
   std::string metrics;
   std::string index_dir;
+  int ublk_queues = 0;  // 0: the config's, else shoald's default
+  int ublk_depth = 0;
   StoreOptions store;
   bool lazy = false;
   std::string target;  // stats
@@ -241,6 +243,8 @@ std::vector<std::string> shoald_args(const MountOptions& o, const MountState& s)
   if (s.source_is_uri) add("--source", o.source);
   add("--config", o.config);
   if (s.frontend == "fuse") add("--mountpoint", s.fuse_dir);
+  if (o.ublk_queues > 0) add("--ublk-queues", std::to_string(o.ublk_queues));
+  if (o.ublk_depth > 0) add("--ublk-depth", std::to_string(o.ublk_depth));
   add("--cache-memory", o.cache_memory);
   add("--prefetch", o.prefetch);
   add("--metrics", o.metrics);
@@ -388,6 +392,8 @@ Result<std::string> ublk_disk(const MountState& s) {
   return status.substr(at, status.find_first_of(" \n,)", at) - at);
 }
 
+// No wait for the ublk disk: shoald says "ready" only once START_DEV has completed and
+// /dev/ublkb<N> exists.
 Status mount_volume(MountState& s) {
   if (s.frontend == "ublk") {
     SHOAL_ASSIGN(s.block_device, ublk_disk(s));
@@ -612,6 +618,10 @@ void register_mount(CLI::App& app, int& exit_code) {
   cmd->add_option("--cache-memory", o->cache_memory, "Memory cache budget, e.g. 4GiB");
   cmd->add_option("--prefetch", o->prefetch, "cross-file, or none (direct mode)");
   cmd->add_option("--metrics", o->metrics, "Prometheus endpoint: 127.0.0.1:9109 or unix:PATH");
+  cmd->add_option("--ublk-queues", o->ublk_queues, "ublk: hardware queues (default 1)")
+      ->check(CLI::Range(1, int{FrontendOptions::kUblkMaxQueues}));
+  cmd->add_option("--ublk-depth", o->ublk_depth, "ublk: requests in flight per queue (default 128)")
+      ->check(CLI::Range(1, int{FrontendOptions::kUblkMaxQueueDepth}));
   cmd->add_option("--index-dir", o->index_dir,
                   "Where indexes built from a URI go (default $SHOAL_INDEX_DIR, else "
                   "/var/lib/shoal)");

@@ -69,6 +69,15 @@ int exit_code_for(const Error& error) {
   return error.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 
+void tell_parent(int fd, std::string_view message) {
+  if (fd < 0) return;
+  std::string line(message);
+  line += "\n";
+  ssize_t ignored = ::write(fd, line.data(), line.size());
+  (void)ignored;  // the parent may have gone; the log has the story either way
+  ::close(fd);
+}
+
 class Daemon {
  public:
   explicit Daemon(const DaemonSettings& settings) : settings_(settings) {}
@@ -76,14 +85,19 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Starts everything. Readiness goes to the log and --ready-fd once the frontend is usable: at
+  // the end of start(), or later on the loop for a frontend still coming up (ublk's START_DEV).
   Status start();
-  void serve() { reactor_->run(); }
+  // Runs the loop until a stop; returns the exit code (kExitFailed if the frontend never came up).
+  int serve();
   void stop();
 
  private:
   Status open_device();
   Status open_engine();
   Status start_frontend();
+  void on_frontend_ready(const Status& outcome);
+  void announce_ready();
   Status start_metrics();
   Status start_control();
   Status watch_signals();
@@ -106,11 +120,13 @@ class Daemon {
   std::unique_ptr<ImageFileDevice> image_;
   BlockDevice* device_ = nullptr;
   std::string frontend_kind_;
+  FrontendOptions frontend_options_;  // the config's, with on_ready pointing here
   std::unique_ptr<Frontend> frontend_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ControlSocket> control_;
   int signal_fd_ = -1;
   bool pid_file_written_ = false;
+  bool frontend_failed_ = false;
 };
 
 Daemon::~Daemon() {
@@ -129,7 +145,14 @@ Status Daemon::start() {
   SHOAL_TRY(start_frontend());
   SHOAL_TRY(start_metrics());
   SHOAL_TRY(start_control());
-  return write_pid_file();
+  SHOAL_TRY(write_pid_file());
+  if (!frontend_->ready_pending()) announce_ready();
+  return {};
+}
+
+int Daemon::serve() {
+  reactor_->run();
+  return frontend_failed_ ? kExitFailed : 0;
 }
 
 // Frontend first: the FUSE mount must go while the device can still answer. Reads in flight
@@ -208,7 +231,9 @@ Status Daemon::start_frontend() {
     return Error(ErrorKind::kInvalidArgument,
                  "the fuse frontend needs a directory to mount: give --mountpoint DIR or "
                  "[frontend] mountpoint");
-  SHOAL_ASSIGN(frontend_, make_frontend(frontend_kind_, v.frontend_options, *reactor_, *device_));
+  frontend_options_ = v.frontend_options;
+  frontend_options_.on_ready = [this](const Status& outcome) { on_frontend_ready(outcome); };
+  SHOAL_ASSIGN(frontend_, make_frontend(frontend_kind_, frontend_options_, *reactor_, *device_));
   Status started = frontend_->start();
   if (!started.ok()) {
     frontend_.reset();
@@ -217,6 +242,23 @@ Status Daemon::start_frontend() {
   }
   log_line("serving " + frontend_->describe());
   return {};
+}
+
+void Daemon::on_frontend_ready(const Status& outcome) {
+  if (outcome.ok()) {
+    announce_ready();
+    return;
+  }
+  Error error = outcome.error().with_context("starting the " + frontend_kind_ + " frontend");
+  log_line("cannot start: " + error.describe());
+  tell_parent(settings_.ready_fd, "error " + error.describe());
+  frontend_failed_ = true;
+  reactor_->stop();
+}
+
+void Daemon::announce_ready() {
+  log_line("ready");
+  tell_parent(settings_.ready_fd, "ready");
 }
 
 Status Daemon::start_metrics() {
@@ -308,15 +350,6 @@ Result<std::string> Daemon::set_hints(std::string_view body) {
   return out;
 }
 
-void tell_parent(int fd, std::string_view message) {
-  if (fd < 0) return;
-  std::string line(message);
-  line += "\n";
-  ssize_t ignored = ::write(fd, line.data(), line.size());
-  (void)ignored;  // the parent may have gone; the log has the story either way
-  ::close(fd);
-}
-
 }  // namespace
 
 void block_stop_signals() {
@@ -336,12 +369,10 @@ int run_daemon(const DaemonSettings& settings) {
     tell_parent(settings.ready_fd, "error " + started.error().describe());
     return exit_code_for(started.error());
   }
-  log_line("ready");
-  tell_parent(settings.ready_fd, "ready");
-  daemon.serve();
+  int exit_code = daemon.serve();
   daemon.stop();
   log_line("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace shoal::daemon

@@ -19,7 +19,9 @@ struct DaemonSettings {
   std::string image;       // --image: serve this file instead of an index (debugging)
   StoreFlags store_flags;  // --endpoint, --region, …; config_path is the volume config
   std::string pid_file;    // written once serving, removed on exit
-  int ready_fd = -1;       // gets "ready\n" once serving, or "error <message>\n", then closed
+  // Gets "ready\n" once clients can use the frontend (ublk: /dev/ublkbN exists), or
+  // "error <message>\n", then is closed.
+  int ready_fd = -1;
 };
 
 // Blocks SIGTERM and SIGINT for the whole process so they arrive through a signalfd on the

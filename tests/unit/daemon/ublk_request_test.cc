@@ -1,7 +1,7 @@
 // The ublk request core without the kernel: descriptors as the driver writes them, answered
 // through the commit callback. Reads past the end and writes are refused; reads complete
 // independently (a slow tag does not hold the others); an abandoned handler commits nothing.
-// Also: the frontend's clear error when /dev/ublk-control is missing.
+// Also: the frontend's clear errors for a missing /dev/ublk-control and for bad queue settings.
 #include "daemon/frontends/ublk_request.h"
 
 #include <gtest/gtest.h>
@@ -184,6 +184,38 @@ TEST(UblkFrontend, MissingControlDeviceIsAClearError) {
       << status.error().message;
   (*frontend)->stop();
   EXPECT_EQ((*frontend)->describe(), "ublk (not started)");
+}
+
+// Settings are checked before the control device is opened, so they are reported as what they
+// are on any host (this one has no ublk_drv: the control path would fail otherwise).
+TEST(UblkFrontend, BadQueueSettingsAreRefusedBeforeTheKernel) {
+  PollReactor loop;
+  HeldDevice device;
+  struct Case {
+    uint16_t queues;
+    uint16_t depth;
+    uint32_t max_io;
+    const char* message;
+  };
+  for (const Case& c : {Case{0, 128, 512 * 1024, "ublk queues must be 1 to 4096, not 0"},
+                        Case{4097, 128, 512 * 1024, "ublk queues must be 1 to 4096, not 4097"},
+                        Case{1, 0, 512 * 1024, "ublk queue depth must be 1 to 4096, not 0"},
+                        Case{1, 4097, 512 * 1024, "ublk queue depth must be 1 to 4096, not 4097"},
+                        Case{1, 128, 1000, "multiple of 4096"}}) {
+    FrontendOptions options;
+    options.ublk_control_path = "/nonexistent/ublk-control";
+    options.ublk_queues = c.queues;
+    options.ublk_queue_depth = c.depth;
+    options.ublk_max_io_bytes = c.max_io;
+    auto frontend = make_frontend("ublk", options, loop, device);
+    ASSERT_TRUE(frontend.ok());
+    Status status = (*frontend)->start();
+    ASSERT_FALSE(status.ok()) << c.message;
+    EXPECT_EQ(status.error().kind, ErrorKind::kInvalidArgument) << status.error().describe();
+    EXPECT_NE(status.error().message.find(c.message), std::string::npos)
+        << status.error().message;
+    EXPECT_FALSE((*frontend)->ready_pending());
+  }
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ port = 10810
 export_name = "train"
 mountpoint = "/run/shoal/train-fuse"
 allow_other = true
+ublk_queues = 2
+ublk_depth = 64
 [metrics]
 listen = "127.0.0.1:9109"
 [control]
@@ -80,6 +82,8 @@ socket = "/run/shoal/train.ctl"
   EXPECT_EQ(c->frontend_options.export_name, "train");
   EXPECT_EQ(c->frontend_options.mount_point, "/run/shoal/train-fuse");
   EXPECT_TRUE(c->frontend_options.allow_other);
+  EXPECT_EQ(c->frontend_options.ublk_queues, 2);
+  EXPECT_EQ(c->frontend_options.ublk_queue_depth, 64);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9109");
   EXPECT_EQ(c->control_socket, "/run/shoal/train.ctl");
 }
@@ -95,6 +99,8 @@ TEST(VolumeConfigTest, AnEmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->engine.prefetch, PrefetchMode::kCrossFile);
   EXPECT_EQ(c->frontend, "auto");
   EXPECT_TRUE(c->frontend_options.tcp_address.empty()) << "no TCP listener unless asked";
+  EXPECT_EQ(c->frontend_options.ublk_queues, 1);
+  EXPECT_EQ(c->frontend_options.ublk_queue_depth, 128);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_TRUE(c->control_socket.empty());
 }
@@ -157,6 +163,26 @@ TEST(VolumeConfigTest, ErrorsNameTheFileTableAndKey) {
   Error not_table = parse_error("fetch = 3\n");
   EXPECT_NE(not_table.message.find("fetch must be a table"), std::string::npos)
       << not_table.message;
+}
+
+TEST(VolumeConfigTest, UblkQueuesAndDepthAreBounded) {
+  auto largest =
+      parse_volume_config("[frontend]\nublk_queues = 4096\nublk_depth = 4096\n", "u.toml");
+  ASSERT_TRUE(largest.ok()) << largest.error().describe();
+  EXPECT_EQ(largest->frontend_options.ublk_queues, 4096);
+  EXPECT_EQ(largest->frontend_options.ublk_queue_depth, 4096);
+  for (const char* bad : {"ublk_queues = 0", "ublk_queues = 4097", "ublk_queues = -1",
+                          "ublk_queues = \"2\"", "ublk_depth = 0", "ublk_depth = 4097",
+                          "ublk_depth = 65600", "ublk_depth = 1.5"}) {
+    Error error = parse_error(std::string("[frontend]\n") + bad + "\n");
+    std::string key = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(error.message.find("vol.toml: [frontend] " + key), std::string::npos)
+        << bad << ": " << error.message;
+    EXPECT_NE(error.message.find("between 1 and 4096"), std::string::npos)
+        << bad << ": " << error.message;
+  }
+  Error typo = parse_error("[frontend]\nublk_queue_depth = 64\n");
+  EXPECT_NE(typo.message.find("ublk_depth"), std::string::npos) << "lists the known keys";
 }
 
 TEST(VolumeConfigTest, StoreTableMistakesAreReported) {

@@ -15,6 +15,8 @@ VM_GUESTFWDS=()
 VM_NEEDS_SHARED_MEMORY=0
 VM_BACKGROUND_PIDS=()
 VM_VHOST_COUNT=0
+VM_SMP=""
+VM_MEMORY=""
 }
 
 # The address the guest dials for every forwarded host service (see vm_forward).
@@ -29,6 +31,9 @@ vm_binary() { VM_INITRAMFS_ARGS+=(--binary "$1"); }
 vm_file() { VM_INITRAMFS_ARGS+=(--file "$1:$2"); }
 vm_module() { VM_INITRAMFS_ARGS+=(--module "$1"); }
 vm_qemu_args() { VM_QEMU_ARGS+=("$@"); }
+# Guest CPUs and RAM (MiB) when the command line gives none (defaults: 1 CPU, 1024 MiB).
+vm_smp() { VM_SMP="$1"; }
+vm_memory() { VM_MEMORY="$1"; }
 
 # A read-only virtio-blk disk: the guest sees /dev/vda, /dev/vdb, ... in the order of calls.
 vm_drive() {
@@ -121,6 +126,16 @@ vm_make_test_tree() {
   chmod 600 "$dir/size-4096"
   chmod 755 "$dir/nested/deeper"
   ln -s "nested/deeper/deepest/one-mib-plus-3" "$dir/link"
+}
+
+# The test tree as an object store holds it, for volumes indexed from a store rather than made
+# by mkfs.erofs: no symlink, and the modes an index gives every entry (files 0644, dirs 0755).
+vm_make_object_tree() {
+  local dir="$1"
+  vm_make_test_tree "$dir"
+  rm "$dir/link"
+  find "$dir" -type f -exec chmod 644 {} +
+  find "$dir" -type d -exec chmod 755 {} +
 }
 
 # Describes DIR exactly as the guest describes its mount: same busybox, same shell code.
