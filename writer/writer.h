@@ -112,6 +112,7 @@ class Writer {
   bool first_for_key(uint64_t id) const;
   void start_upload(uint64_t id);
   void on_attempt_done(uint64_t id, Result<PutReply> result);
+  void skip_uploaded(uint64_t id, const std::string& etag);
   void on_uploaded(uint64_t id, const std::string& etag, bool skipped);
   void finish_upload(uint64_t id);
   void schedule_retry(uint64_t id);

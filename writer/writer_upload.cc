@@ -65,7 +65,7 @@ void Writer::start_upload(uint64_t id) {
                  [this, id, alive](Result<RemoteMatch> match) {
                    if (!alive.lock()) return;
                    if (!match.ok()) return on_attempt_done(id, std::move(match).error());
-                   if (*match) return on_uploaded(id, **match, true);
+                   if (*match) return skip_uploaded(id, **match);
                    uploads_.at(id).verify_first = false;
                    const UploadState& st = journal_.state().uploads.at(id);
                    run_upload(*store_, *reactor_, link_, upload_settings_, st,
@@ -107,6 +107,19 @@ void Writer::schedule_retry(uint64_t id) {
     enqueue(id);
     pump();
   });
+}
+
+// The store already holds the file whole. A multipart upload journaled for it is aborted first
+// (best effort: a store that completed it has forgotten it), since a crash after the store
+// assembled the object but before it dropped the parts (file:// renames, then cleans up) would
+// otherwise leave them behind for good. Aborting before journaling keeps that crash-safe too.
+void Writer::skip_uploaded(uint64_t id, const std::string& etag) {
+  const UploadState& state = journal_.state().uploads.at(id);
+  if (!state.multipart) return on_uploaded(id, etag, true);
+  store_->abort_multipart(state.taken.key, state.multipart->multipart_id,
+                          [this, id, etag, alive = std::weak_ptr<bool>(alive_)](Result<void>) {
+                            if (alive.lock()) on_uploaded(id, etag, true);
+                          });
 }
 
 void Writer::on_uploaded(uint64_t id, const std::string& etag, bool skipped) {

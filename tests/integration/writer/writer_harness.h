@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -110,9 +112,18 @@ class WriterProcess {
     ASSERT_GE(pid_, 0) << "fork: " << std::strerror(errno);
     if (pid_ == 0) child_main(config_);
   }
-  // Waits until the control socket answers.
+  // Waits until the control socket answers; false at once when the child exited instead (a
+  // journal it refused to replay, say).
   bool wait_ready() {
-    return eventually([&] { return control_call(config_.control_socket, {"status"}).ok(); });
+    return eventually([&] {
+      int status = 0;
+      if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        ADD_FAILURE() << "the writer exited during start-up with status " << status;
+        return true;
+      }
+      return control_call(config_.control_socket, {"status"}).ok();
+    }) && pid_ > 0;
   }
   void kill_hard() { finish(SIGKILL); }
   int stop() { return finish(SIGTERM); }
@@ -195,6 +206,156 @@ class CheckpointJob {
   std::mt19937_64 rng_;
   std::map<std::string, uint64_t> expected_;
 };
+
+// A training job in its own process (the test forks writers, which is only safe while it has
+// no other threads): generation g writes model.ckpt-g.data and model.ckpt-g.index into `dir`,
+// hands both to the writer with `put` — retried while the writer is down, as a job's
+// `shoal writer put` would be — deletes generation g-1 as soon as both are acknowledged, then
+// "trains" for 50–250 ms. The first data size is written once, by generation 0; the others
+// cycle. Before writing a file the job appends "name size hash" to its manifest, so at any
+// moment every object in the store must match a manifest line. stop() lets the current generation
+// finish.
+class PutJobProcess {
+ public:
+  PutJobProcess(fs::path dir, std::vector<size_t> data_sizes, std::string socket, uint64_t seed)
+      : dir_(std::move(dir)), sizes_(std::move(data_sizes)), socket_(std::move(socket)),
+        seed_(seed) {}
+  ~PutJobProcess() {
+    if (pid_ > 0) finish(SIGKILL);
+  }
+
+  void start() {
+    fs::create_directories(dir_);
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0) << "fork: " << std::strerror(errno);
+    if (pid_ == 0) child_main();
+  }
+  // The job's exit status: 0 when every put was accepted.
+  int stop() { return finish(SIGTERM); }
+
+  struct Written {
+    uint64_t size = 0;
+    uint64_t hash = 0;
+  };
+  // Relative key → size and content hash of every file the job wrote or is writing.
+  std::map<std::string, Written> written() const {
+    std::istringstream lines(read_file(manifest_path()));
+    std::map<std::string, Written> out;
+    std::string name;
+    Written w;
+    while (lines >> name >> w.size >> w.hash) out[name] = w;
+    return out;
+  }
+  // Relative key → content hash, as remote_contents() reports the store.
+  std::map<std::string, uint64_t> manifest() const {
+    std::map<std::string, uint64_t> out;
+    for (const auto& [name, w] : written()) out[name] = w.hash;
+    return out;
+  }
+
+ private:
+  static inline volatile sig_atomic_t stop_requested = 0;
+
+  fs::path manifest_path() const { return dir_.string() + ".manifest"; }
+
+  size_t data_size(int g) const {
+    if (g == 0 || sizes_.size() == 1) return sizes_[0];
+    return sizes_[1 + static_cast<size_t>(g - 1) % (sizes_.size() - 1)];
+  }
+
+  [[noreturn]] void child_main() {
+    ::signal(SIGTERM, [](int) { stop_requested = 1; });
+    std::mt19937_64 rng(seed_);
+    for (int g = 0; !stop_requested; ++g) {
+      std::string base = "model.ckpt-" + std::to_string(g);
+      if (!hand_over(base + ".data", random_bytes(rng, data_size(g))) ||
+          !hand_over(base + ".index", random_bytes(rng, 1024 + static_cast<size_t>(g))))
+        ::_exit(2);
+      if (g > 0) {
+        std::string prev = "model.ckpt-" + std::to_string(g - 1);
+        fs::remove(dir_ / (prev + ".data"));
+        fs::remove(dir_ / (prev + ".index"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 200));
+    }
+    ::_exit(0);
+  }
+
+  // False when the writer refused the file (a refusal is not a crash: the test fails).
+  bool hand_over(const std::string& name, const std::string& bytes) {
+    std::string line =
+        name + " " + std::to_string(bytes.size()) + " " + std::to_string(xxh3(bytes)) + "\n";
+    int fd = ::open(manifest_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    bool noted = fd >= 0 && ::write(fd, line.data(), line.size()) ==
+                                static_cast<ssize_t>(line.size());
+    if (fd >= 0) ::close(fd);
+    if (!noted) return false;
+    write_file(dir_ / name, bytes);
+    for (;;) {
+      auto reply = control_call(socket_, {"put", (dir_ / name).string()});
+      if (reply.ok() && reply->ok) return true;
+      if (reply.ok()) {
+        std::fprintf(stderr, "job: put %s refused: %s\n", name.c_str(), reply->error.c_str());
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the writer is down
+    }
+  }
+
+  int finish(int signal) {
+    ::kill(pid_, signal);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  fs::path dir_;
+  std::vector<size_t> sizes_;
+  std::string socket_;
+  uint64_t seed_;
+  pid_t pid_ = -1;
+};
+
+// The seed of a randomized test: SHOAL_TEST_SEED when set (to replay a failure), else a fresh
+// one. Tests print it with SCOPED_TRACE, so every failure names it.
+inline uint64_t test_seed() {
+  if (const char* fixed = std::getenv("SHOAL_TEST_SEED")) return std::stoull(fixed);
+  return std::random_device{}();
+}
+
+// Every object under `prefix` is, whole, a file the job wrote under that name. `checked`
+// remembers the versions (ETags) already read, so each is read once. `keeps_cut_puts`: the store
+// keeps what arrived of a PUT whose client died mid-body (s3rver does; S3 and OSS discard an
+// incomplete request), so an object shorter than its file is tolerated; one of full size must
+// still be the file. Returns how many such cut objects were seen.
+inline int expect_only_whole_files(BlockingStore& store, const std::string& prefix,
+                                   const std::map<std::string, PutJobProcess::Written>& written,
+                                   std::map<std::string, std::string>& checked,
+                                   bool keeps_cut_puts = false) {
+  int cut = 0;
+  ListQuery q;
+  q.prefix = prefix;
+  Status listed = store.list_all(q, [&](const ListPage& page) -> Status {
+    for (const auto& o : page.objects) {
+      std::string name = o.key.substr(prefix.size());
+      if (checked[name] == o.etag) continue;
+      SHOAL_ASSIGN(GetReply got, store.get(GetQuery{o.key, std::nullopt, ""}));
+      auto it = written.find(name);
+      if (it == written.end()) {
+        ADD_FAILURE() << name << " is not a file the job wrote";
+      } else if (keeps_cut_puts && got.data.size() < it->second.size) {
+        ++cut;
+      } else {
+        EXPECT_EQ(xxh3(got.data), it->second.hash) << name << " is not whole";
+      }
+      checked[name] = o.etag;
+    }
+    return {};
+  });
+  EXPECT_TRUE(listed.ok()) << listed.error().describe();
+  return cut;
+}
 
 // Every object under `prefix` (relative key → content hash). An object deleted between the
 // listing and its GET (retention at work) is left out.
