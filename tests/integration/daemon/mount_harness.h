@@ -15,8 +15,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +35,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/poll_reactor.h"
+#include "store/open_store.h"
 #include "support/command.h"
+#include "support/s3rver.h"
 
 namespace shoal::mount_test {
 
@@ -190,6 +196,143 @@ inline Tree make_tree() {
   return t;
 }
 
+// A file size skewed small, as in image and sample data sets: 1 B – 200 KB, two thirds of the
+// files under 16 KB, about 27 KB on average.
+inline size_t skewed_small_size(std::mt19937_64& random) {
+  uint64_t pick = random() % 100;
+  if (pick < 65) return 1 + random() % 16384;
+  if (pick < 92) return 16384 + random() % (65536 - 16384);
+  return 65536 + random() % (200001 - 65536);
+}
+
+// The issue's volume: `files` files in `dirs` top-level directories, sizes from
+// skewed_small_size. Also what the small tree covers: empty files, names with spaces and
+// non-ASCII letters, directories nested three deep, a file over the 4 MiB whole-object limit
+// (fetched in chunks). Every directory holds a file directly: s3rver lists a directory only
+// when it does (a delimiter listing skips prefixes holding nothing but prefixes), so the tree
+// lists correctly there.
+inline Tree make_many_files_tree(int files, int dirs) {
+  std::mt19937_64 random(11);
+  auto dir_name = [](int d) {
+    std::string n = (d < 10 ? "d0" : "d") + std::to_string(d);
+    if (d % 10 == 3) n += " café ☕";
+    if (d % 10 == 4) n += "-日本語";
+    return n;
+  };
+  // Every 25th file of a directory goes one level deeper than the last, three levels at most.
+  const std::array<std::string, 3> nested = {"sub/", "sub/deeper/", "sub/deeper/deepest/"};
+  Tree t;
+  for (int i = 0; i < files; ++i) {
+    int in_dir = i / dirs;
+    std::string dir = dir_name(i % dirs) + "/";
+    if (in_dir % 25 == 24) dir += nested[static_cast<size_t>(in_dir / 25) % nested.size()];
+    std::string name = (i % 97 == 5 ? "a name with spaces " : "f-") + std::to_string(10000 + i);
+    size_t size = i % 499 == 7 ? 0 : skewed_small_size(random);
+    if (i == 1) size = 5 * 1024 * 1024 + 123;
+    t.files[dir + name + ".bin"] = random_bytes(size, random);
+  }
+  return t;
+}
+
+inline uint64_t xxh3(const std::string& bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+// Relative path → xxh3 of every file of the tree.
+inline std::map<std::string, uint64_t> xxh3_of_tree(const Tree& t) {
+  std::map<std::string, uint64_t> hashes;
+  for (const auto& [path, bytes] : t.files) hashes[path] = xxh3(bytes);
+  return hashes;
+}
+
+// Walks `mount` in directory order: relative path → xxh3 of every regular file.
+inline std::map<std::string, uint64_t> xxh3_of_walk(const std::string& mount) {
+  std::map<std::string, uint64_t> found;
+  for (const auto& entry : fs::recursive_directory_iterator(mount))
+    if (entry.is_regular_file())
+      found[fs::relative(entry.path(), mount).string()] = xxh3(read_file(entry.path()));
+  return found;
+}
+
+// "" when `found` holds exactly the expected files with the expected xxh3s; otherwise the
+// first few differences (a full dump of thousands of entries would bury them).
+inline std::string walk_differences(const std::map<std::string, uint64_t>& expected,
+                                    const std::map<std::string, uint64_t>& found) {
+  std::ostringstream out;
+  int shown = 0;
+  auto note = [&](const std::string& what) {
+    if (shown++ < 10) out << what << "\n";
+  };
+  for (const auto& [path, hash] : expected) {
+    auto it = found.find(path);
+    if (it == found.end()) note("missing: " + path);
+    else if (it->second != hash) note("xxh3 differs: " + path);
+  }
+  for (const auto& [path, hash] : found)
+    if (!expected.contains(path)) note("not in the source: " + path);
+  if (shown > 10) out << "… " << shown - 10 << " more\n";
+  return out.str();
+}
+
+// Reads every expected file under `mount` from `threads` threads, which share one queue of the
+// paths in random order (each file is read once); returns the paths whose xxh3 differs.
+inline std::vector<std::string> mismatches_in_random_order(
+    const std::map<std::string, uint64_t>& expected, const std::string& mount, int threads) {
+  std::vector<std::string> order;
+  for (const auto& [path, hash] : expected) order.push_back(path);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(3));
+  std::atomic<size_t> next{0};
+  std::vector<std::vector<std::string>> bad(static_cast<size_t>(threads));
+  std::vector<std::thread> readers;
+  for (int r = 0; r < threads; ++r)
+    readers.emplace_back([&, r] {
+      for (size_t i; (i = next++) < order.size();)
+        if (xxh3(read_file(mount + "/" + order[i])) != expected.at(order[i]))
+          bad[static_cast<size_t>(r)].push_back(order[i]);
+    });
+  for (std::thread& reader : readers) reader.join();
+  std::vector<std::string> all;
+  for (const auto& some : bad) all.insert(all.end(), some.begin(), some.end());
+  return all;
+}
+
+// PUTs every file of `t` to `bucket` on `server` under `prefix`, 64 requests in flight.
+// Returns an inventory manifest (key,size,etag,mtime) of what was uploaded.
+inline Result<std::string> upload_tree(const S3rver& server, const std::string& bucket,
+                                       const Tree& t, const std::string& prefix) {
+  ObjectUri uri;
+  uri.scheme = ObjectUri::Scheme::kS3;
+  uri.bucket = bucket;
+  PollReactor loop;
+  auto store = open_store(uri, server.config(), loop);
+  if (!store.ok()) return store.error();
+  std::vector<const std::pair<const std::string, std::string>*> files;
+  for (const auto& file : t.files) files.push_back(&file);
+  std::vector<std::string> etags(files.size());
+  size_t next = 0, finished = 0;
+  std::optional<Error> failure;
+  std::function<void()> issue = [&] {
+    if (next >= files.size()) return;
+    size_t i = next++;
+    (*store)->put(prefix + files[i]->first, Body::from_string(files[i]->second),
+                  [&, i](Result<PutReply> put) {
+                    ++finished;
+                    if (put.ok()) etags[i] = put->etag;
+                    else if (!failure) failure = put.error();
+                    issue();
+                  });
+  };
+  for (int i = 0; i < 64; ++i) issue();
+  if (!loop.run_until([&] { return finished == files.size(); }))
+    return Error(ErrorKind::kInternal, "the reactor went idle while uploading");
+  if (failure) return *failure;
+  std::string manifest = "key,size,etag,mtime\n";
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::erase(etags[i], '"');
+    manifest += "\"" + prefix + files[i]->first + "\"," + std::to_string(files[i]->second.size()) +
+                ",\"" + etags[i] + "\",2026-01-01T00:00:00Z\n";
+  }
+  return manifest;
+}
+
 inline void write_tree(const Tree& t, const std::string& root) {
   for (const auto& [path, bytes] : t.files) {
     fs::create_directories(fs::path(root + "/" + path).parent_path());
@@ -281,6 +424,18 @@ class MountTest : public ::testing::Test {
   }
 
   CommandResult shoal(const std::string& args) { return run(kShoal + " " + args); }
+
+  // A value of the (one) mount's state.toml, e.g. "control_socket" or "log"; "" when absent.
+  std::string mount_state(const std::string& key) {
+    for (const auto& entry : fs::directory_iterator(dir_ + "/run")) {
+      std::string state = "\n" + read_file(entry.path() / "state.toml");
+      size_t at = state.find("\n" + key + " = '");
+      if (at == std::string::npos) continue;
+      at += key.size() + 5;
+      return state.substr(at, state.find('\'', at) - at);
+    }
+    return "";
+  }
 
   std::string dir_;
   std::string source_;
