@@ -52,14 +52,22 @@ CacheStats MemoryCache::stats() const {
   return s;
 }
 
+uint64_t MemoryCache::footprint(uint64_t bytes) {
+  if (bytes < kOwnMappingFrom) return bytes;
+  constexpr uint64_t kPage = 4096;
+  constexpr uint64_t kAllocatorHeader = 16;
+  return (bytes + 1 + kAllocatorHeader + kPage - 1) / kPage * kPage;
+}
+
 bool MemoryCache::fits(uint64_t bytes) const {
   return stats_.bytes + stats_.inflight_bytes + bytes <= budget_;
 }
 
-Result<CacheReservation> MemoryCache::reserve(uint64_t bytes) {
+Result<CacheReservation> MemoryCache::reserve(uint64_t size) {
+  uint64_t bytes = footprint(size);
   if (bytes > budget_) {
     return Error(ErrorKind::kInvalidArgument,
-                 "a fetch of " + std::to_string(bytes) + " bytes can never fit the " +
+                 "a fetch of " + std::to_string(size) + " bytes can never fit the " +
                      std::to_string(budget_) + "-byte memory cache: raise cache.memory or "
                      "lower fetch.chunk_size");
   }
@@ -91,7 +99,7 @@ Result<CacheBuffer> MemoryCache::insert(CacheReservation reservation, CacheKey k
   if (auto it = entries_.find(packed); it != entries_.end()) return it->second.data;
 
   Entry e;
-  e.charge = data.size();
+  e.charge = footprint(data.size());
   e.data = std::make_shared<const std::string>(std::move(data));
   e.prefetched = origin == CacheOrigin::kPrefetch;
   // A key evicted from the small queue not long ago is being asked for again: it was not a

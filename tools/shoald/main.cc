@@ -4,11 +4,13 @@
 //   shoald --config FILE [flags]                    a volume config, flags override it
 //   shoald --index FILE [--source URI] --frontend fuse --mountpoint DIR [flags]
 //   shoald --image FILE --frontend nbd --socket PATH  debugging: a local image, no engine
+#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "daemon/cache/memory_cache.h"
 #include "daemon/volume_config.h"
 #include "tools/shoald/daemon.h"
 
@@ -26,6 +28,8 @@ struct Flags {
   std::string address;
   int port = -1;
   std::string export_name;
+  int ublk_queues = 0;
+  int ublk_depth = 0;
   bool ublk_user_recovery = false;
   int ublk_recover_device = -1;
   std::string cache_memory;
@@ -57,6 +61,11 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--port", f.port, "nbd: listen on this TCP port (0 picks one)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--export-name", f.export_name, "nbd: the export's name (default shoal)");
+  app.add_option("--ublk-queues", f.ublk_queues,
+                 "ublk: hardware queues (default 1; the kernel caps them at the CPU count)")
+      ->check(CLI::Range(1, int{shoal::FrontendOptions::kUblkMaxQueues}));
+  app.add_option("--ublk-depth", f.ublk_depth, "ublk: requests in flight per queue (default 128)")
+      ->check(CLI::Range(1, int{shoal::FrontendOptions::kUblkMaxQueueDepth}));
   app.add_flag("--ublk-user-recovery", f.ublk_user_recovery,
                "ublk: let a restarted shoald take the device over if this one dies");
   app.add_option("--ublk-recover-device", f.ublk_recover_device,
@@ -96,7 +105,10 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
     if (f.port >= 0) v.frontend_options.tcp_port = static_cast<uint16_t>(f.port);
   }
   if (!f.export_name.empty()) v.frontend_options.export_name = f.export_name;
-  if (f.ublk_user_recovery || f.ublk_recover_device >= 0) v.frontend_options.ublk_user_recovery = true;
+  if (f.ublk_queues > 0) v.frontend_options.ublk_queues = static_cast<uint16_t>(f.ublk_queues);
+  if (f.ublk_depth > 0) v.frontend_options.ublk_queue_depth = static_cast<uint16_t>(f.ublk_depth);
+  if (f.ublk_user_recovery || f.ublk_recover_device >= 0)
+    v.frontend_options.ublk_user_recovery = true;
   v.frontend_options.ublk_recover_device = f.ublk_recover_device;
   if (!f.cache_memory.empty()) {
     SHOAL_ASSIGN(v.cache_memory, shoal::parse_size(f.cache_memory, "--cache-memory"));
@@ -125,9 +137,19 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
   return {};
 }
 
+// Cache buffers (whole small objects, 1 MiB chunks) are freed in eviction order, not in
+// allocation order: from glibc's heap that leaves holes RSS keeps. A fixed mmap threshold gives
+// each large buffer a mapping of its own, returned to the kernel when evicted, and the cache
+// charges its budget for exactly that (MemoryCache::footprint). Fixed, glibc also stops raising
+// the threshold on its own after the first large free.
+void keep_cache_buffers_out_of_the_heap() {
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(shoal::MemoryCache::kOwnMappingFrom));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_cache_buffers_out_of_the_heap();
   shoal::daemon::block_stop_signals();
   CLI::App app{"shoald: serves a shoal volume as a read-only block device"};
   app.set_version_flag("--version", "shoald 0.1.0");

@@ -38,6 +38,8 @@
 #include "common/poll_reactor.h"
 #include "store/open_store.h"
 #include "support/command.h"
+#include "support/files.h"
+#include "support/mounts.h"
 #include "support/s3rver.h"
 
 namespace shoal::mount_test {
@@ -49,25 +51,8 @@ inline const std::string kShoald = SHOAL_BINARY_DIR "/tools/shoald";
 
 using test::CommandResult;
 inline constexpr auto run = test::run_command;
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-inline bool is_mounted(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devices, root, mount_point;
-    fields >> id >> parent >> devices >> root >> mount_point;
-    if (mount_point == path) return true;
-  }
-  return false;
-}
+using test::is_mounted;
+using test::read_file;
 
 // Mount lines of /proc/mounts mentioning `needle` (a test's temporary directory).
 inline std::string mounts_under(const std::string& needle) {
@@ -75,18 +60,6 @@ inline std::string mounts_under(const std::string& needle) {
   std::string line, found;
   while (std::getline(mounts, line))
     if (line.find(needle) != std::string::npos) found += line + "\n";
-  return found;
-}
-
-// Loop devices whose backing file lies under `dir`.
-inline std::string loops_under(const std::string& dir) {
-  std::string found;
-  for (const auto& entry : fs::directory_iterator("/sys/block")) {
-    std::ifstream backing(entry.path() / "loop" / "backing_file");
-    std::string file;
-    if (std::getline(backing, file) && file.starts_with(dir))
-      found += entry.path().filename().string() + " → " + file + "\n";
-  }
   return found;
 }
 
@@ -394,22 +367,9 @@ class MountTest : public ::testing::Test {
 
   void TearDown() override {
     if (dir_.empty()) return;
-    for (int round = 0; round < 3 && !mounts_under(dir_).empty(); ++round) {
-      std::istringstream lines(mounts_under(dir_));
-      std::vector<std::string> targets;
-      for (std::string line; std::getline(lines, line);) {
-        std::istringstream fields(line);
-        std::string device, target;
-        fields >> device >> target;
-        targets.push_back(target);
-      }
-      for (auto it = targets.rbegin(); it != targets.rend(); ++it)
-        ::umount2(it->c_str(), MNT_DETACH);
-    }
+    test::unmount_all_under(dir_);
     for (pid_t pid : daemons_mentioning(dir_)) ::kill(pid, SIGKILL);
-    std::istringstream loops(loops_under(dir_));
-    for (std::string line; std::getline(loops, line);)
-      run("losetup -d /dev/" + line.substr(0, line.find(' ')));
+    test::detach_loop_devices_under(dir_);
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
@@ -417,7 +377,7 @@ class MountTest : public ::testing::Test {
   // Nothing of a mount left: no mount, no loop device, no daemon, no state.
   void expect_nothing_left() {
     EXPECT_EQ(mounts_under(dir_), "") << "mounts left behind";
-    EXPECT_EQ(loops_under(dir_), "") << "loop devices left behind";
+    EXPECT_TRUE(test::loop_devices_under(dir_).empty()) << "loop devices left behind";
     EXPECT_TRUE(daemons_mentioning(dir_).empty()) << "shoald left running";
     EXPECT_TRUE(!fs::exists(dir_ + "/run") || fs::is_empty(dir_ + "/run"))
         << "state left in " << dir_ << "/run";
