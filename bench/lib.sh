@@ -31,7 +31,7 @@ start_s3rver() {
   echo "s3rver did not start: $(cat "$1.log")" >&2
   return 1
 }
-stop_s3rver() { [[ -n ${S3_PID:-} ]] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null; S3_PID=; }
+stop_s3rver() { [[ -n ${S3_PID:-} ]] && kill "$S3_PID" 2>/dev/null && { wait "$S3_PID" 2>/dev/null || true; }; S3_PID=; }
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 

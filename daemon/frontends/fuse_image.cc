@@ -24,6 +24,8 @@ constexpr fuse_ino_t kImageIno = 2;
 constexpr double kAttrTimeout = 3600.0;
 // Requests handled per wakeup, so a busy mount cannot starve the rest of the reactor.
 constexpr int kRequestsPerWakeup = 64;
+// Asynchronous reads the kernel may have in flight to us (see op_init); the fetch default is 128.
+constexpr unsigned kMaxBackgroundReads = 256;
 
 // libfuse reports mount problems through its log; while start() runs the messages are kept to
 // go into the error returned (the log hook is process-wide, hence the lock).
@@ -135,6 +137,12 @@ void reply_attr_entry(fuse_req_t req, const struct stat& st) {
 void FuseImage::Session::op_init(void*, fuse_conn_info* conn) {
   // Splice would need a pipe per thread; plain reads into one buffer are all this loop needs.
   conn->want &= ~FUSE_CAP_SPLICE_READ;
+  // The loop device reads the image with direct, asynchronous I/O: each of its reads is a FUSE
+  // background request, and the kernel lets only max_background of those (default 12) be in
+  // flight, so 16 readers missing the cache would wait on 12 GETs. The engine bounds its GETs
+  // itself (fetch.max_inflight); let the kernel pass as many reads as it takes.
+  conn->max_background = kMaxBackgroundReads;
+  conn->congestion_threshold = kMaxBackgroundReads * 3 / 4;
 }
 
 void FuseImage::Session::op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
