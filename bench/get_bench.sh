@@ -23,9 +23,6 @@ for i in $(seq -f %06g 1 "$OBJECTS"); do
 done
 curl -s --fail --parallel --parallel-max 32 -K "$WORK/put.cfg"
 
-# curl signs too, so both clients pay for SigV4 (s3rver wants the payload hash header).
-CURL_SIGV4=(--aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
-  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 SHOAL_ARGS=(--endpoint "http://127.0.0.1:$S3_PORT" --region us-east-1)
 "$SHOAL" bench get "s3://bench/small/" --concurrency 16 --count "$OBJECTS" "${SHOAL_ARGS[@]}" >/dev/null  # warm
 

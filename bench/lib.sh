@@ -34,6 +34,10 @@ start_s3rver() {
 stop_s3rver() { [[ -n ${S3_PID:-} ]] && kill "$S3_PID" 2>/dev/null && { wait "$S3_PID" 2>/dev/null || true; }; S3_PID=; }
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+# curl signing like shoal (SigV4, the body unsigned): s3rver checks every signature, which costs
+# it CPU, so an unsigned curl would not be measured against the same server.
+CURL_SIGV4=(--aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 
 # write_section NAME FILE: replaces the text between <!-- NAME:start --> and <!-- NAME:end -->
 # in docs/BENCHMARKS.md with FILE's contents (appending the section when it is new).

@@ -2,19 +2,24 @@
 # A cold epoch through `shoal mount` (issue 4): s3rver behind bench/delay_proxy.py (10 ms per
 # request), FILES files of SIZE bytes in 100 directories, read whole in one random order by 16
 # threads (bench/read_files.py). Side by side in one run: a fresh `shoal mount` (FUSE image,
-# Release build, direct mode, index built from the listing); `curl --parallel --parallel-max
-# 16` fetching the same objects through the same proxy (unsigned, like get_bench.sh): the
-# ceiling of that server; the same tree on a local tmpfs: the warm-epoch ceiling. Also
+# Release build, index built from the listing) in each prefetch mode of MODES: `none` (direct
+# mode: one GET per file read, nothing ahead), `cross-file` (the default: neighbours in layout
+# order after each miss) and `hints` (the epoch's order handed over as a hint list, direct mode
+# otherwise); `curl --parallel --parallel-max 16` fetching the same objects through the same
+# proxy (unsigned, like get_bench.sh): the ceiling of that server at the readers' concurrency;
+# the same tree on a local tmpfs: the warm-epoch ceiling. Also
 # `find` + stat of every entry over a freshly mounted volume vs the tmpfs tree. Writes the
 # table to docs/BENCHMARKS.md (section mount-bench).
 # Usage: bench/mount_bench.sh   (env: MOUNT_BENCH_FILES=20000 MOUNT_BENCH_SIZE=102400
-#        MOUNT_BENCH_ROUNDS=2 MOUNT_BENCH_DELAY_MS=10; e.g. MOUNT_BENCH_FILES=2000 for a smoke run)
+#        MOUNT_BENCH_ROUNDS=2 MOUNT_BENCH_DELAY_MS=10 MOUNT_BENCH_MODES="none cross-file hints";
+#        e.g. MOUNT_BENCH_FILES=2000 for a smoke run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 FILES=${MOUNT_BENCH_FILES:-20000}
 SIZE=${MOUNT_BENCH_SIZE:-102400}
 ROUNDS=${MOUNT_BENCH_ROUNDS:-2}
 DELAY_MS=${MOUNT_BENCH_DELAY_MS:-10}
+read -ra MODES <<<"${MOUNT_BENCH_MODES:-none cross-file hints}"
 THREADS=16
 
 build_release
@@ -66,48 +71,63 @@ python3 -c 'import random, sys; k = open(sys.argv[1]).read().split(); random.Ran
   "$WORK/keys" | awk -v url="$PROXIED/bench" '{ printf "url = \"%s/%s\"\noutput = \"/dev/null\"\n", url, $0 }' \
   >"$WORK/get.cfg"
 
+# The hint list: the volume paths in read_files.py's order (same sort, same seed).
+python3 -c 'import random, sys; k = open(sys.argv[1]).read().split(); random.Random(1).shuffle(k); print("\n".join(p.removeprefix("train/") for p in k))' \
+  "$WORK/keys" >"$WORK/hints"
+printf '[prefetch]\nmode = "none"\nhints = "%s"\n' "$WORK/hints" >"$WORK/hints.toml"
+
 echo "indexing the listing"
 "$SHOAL" index build s3://bench/train/ -o "$WORK/train.shix" --endpoint "$DIRECT" \
   --region us-east-1 >/dev/null
 
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 now() { date +%s.%N; }
-# A fresh mount through the proxy: cold kernel caches, empty daemon cache.
+# A fresh mount through the proxy in prefetch mode $1: cold kernel caches, empty daemon cache.
 mount_volume() {
+  local mode=(--prefetch "$1")
+  [[ $1 == hints ]] && mode=(--config "$WORK/hints.toml")
   "$SHOAL" mount "$WORK/train.shix" "$MNT" --endpoint "$PROXIED" --region us-east-1 \
-    --prefetch none --cache-memory 4GiB >/dev/null
+    "${mode[@]}" --cache-memory 4GiB >/dev/null
 }
 count() { find "$1" -printf '%s %T@\n' | wc -l; }  # find stats every entry for %s and %T@
 
 ENTRIES=$(count "$TREE")
-curl_s=(); shoal_s=(); tmpfs_s=(); find_shoal_s=(); find_tmpfs_s=()
+declare -A shoal_s gets_of
+curl_s=(); tmpfs_s=(); find_shoal_s=(); find_tmpfs_s=()
 for round in $(seq "$ROUNDS"); do
   t0=$(now); curl -sS --no-progress-meter --fail --parallel --parallel-max "$THREADS" -K "$WORK/get.cfg"; t1=$(now)
   curl_s+=("$(secs "$t0" "$t1")")
-  mount_volume
-  t0=$(now); n=$(count "$MNT"); t1=$(now)
-  [[ $n == "$ENTRIES" ]] || { echo "the mount shows $n entries, the tree $ENTRIES" >&2; exit 1; }
-  find_shoal_s+=("$(secs "$t0" "$t1")")
-  read -r n bytes s < <(python3 "$ROOT/bench/read_files.py" "$MNT" "$THREADS")
-  [[ $n == "$FILES" && $bytes == $((FILES * SIZE)) ]] || { echo "shoal read $n files, $bytes bytes" >&2; exit 1; }
-  shoal_s+=("$s")
-  stats=$("$SHOAL" stats "$MNT")
-  rss_mib=$(awk '$1 == "process_resident_memory_bytes" { printf "%.0f", $2 / 1048576 }' <<<"$stats")
-  cache_mib=$(awk '$1 == "shoal_engine_cache_bytes" { printf "%.0f", $2 / 1048576 }' <<<"$stats")
-  "$SHOAL" umount "$MNT" >/dev/null
+  line="round $round: curl ${curl_s[-1]} s"
+  for mode in "${MODES[@]}"; do
+    mount_volume "$mode"
+    t0=$(now); n=$(count "$MNT"); t1=$(now)
+    [[ $n == "$ENTRIES" ]] || { echo "the mount shows $n entries, the tree $ENTRIES" >&2; exit 1; }
+    find_shoal_s+=("$(secs "$t0" "$t1")")
+    read -r n bytes s < <(python3 "$ROOT/bench/read_files.py" "$MNT" "$THREADS")
+    [[ $n == "$FILES" && $bytes == $((FILES * SIZE)) ]] || { echo "shoal read $n files, $bytes bytes" >&2; exit 1; }
+    shoal_s[$mode]+="$s "
+    stats=$("$SHOAL" stats "$MNT")
+    rss_mib=$(awk '$1 == "process_resident_memory_bytes" { printf "%.0f", $2 / 1048576 }' <<<"$stats")
+    cache_mib=$(awk '$1 == "shoal_engine_cache_bytes" { printf "%.0f", $2 / 1048576 }' <<<"$stats")
+    gets=$(awk '$1 == "shoal_engine_gets_total" { s += $2 } END { printf "%.0f", s }' <<<"$stats")
+    "$SHOAL" umount "$MNT" >/dev/null
+    gets_of[$mode]=$gets
+    line+=", shoal $mode $s s ($gets GETs)"
+  done
   t0=$(now); count "$TREE" >/dev/null; t1=$(now)
   find_tmpfs_s+=("$(secs "$t0" "$t1")")
   read -r n bytes s < <(python3 "$ROOT/bench/read_files.py" "$TREE" "$THREADS")
   tmpfs_s+=("$s")
-  echo "round $round: curl ${curl_s[-1]} s, shoal ${shoal_s[-1]} s, tmpfs ${tmpfs_s[-1]} s;" \
-    "find+stat shoal ${find_shoal_s[-1]} s, tmpfs ${find_tmpfs_s[-1]} s"
+  echo "$line, tmpfs ${tmpfs_s[-1]} s; find+stat shoal ${find_shoal_s[-1]} s, tmpfs ${find_tmpfs_s[-1]} s"
 done
 
 best() { printf '%s\n' "$@" | sort -g | head -1; }  # the fastest round
-c=$(best "${curl_s[@]}"); s=$(best "${shoal_s[@]}"); t=$(best "${tmpfs_s[@]}")
+c=$(best "${curl_s[@]}"); t=$(best "${tmpfs_s[@]}")
 fs=$(best "${find_shoal_s[@]}"); ft=$(best "${find_tmpfs_s[@]}")
 rate() { python3 -c "print(f'{$FILES / $1:.0f}')"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+declare -A mode_name=([none]="direct (\`--prefetch none\`)" [cross-file]="cross-file prefetch (the default)"
+                      [hints]="the epoch's order as a hint list")
 TABLE=$WORK/table.md
 {
   echo "## A cold epoch through \`shoal mount\` (issue 4)"
@@ -115,17 +135,29 @@ TABLE=$WORK/table.md
   echo "\`bench/mount_bench.sh\`: $FILES files of $SIZE bytes in 100 directories on s3rver 3.7.1"
   echo "behind \`bench/delay_proxy.py\` ($DELAY_MS ms per request), read whole, once each, in one"
   echo "random order by $THREADS threads (\`bench/read_files.py\`). shoal: a fresh mount per"
-  echo "round (FUSE image, Release, \`--prefetch none\`, index from the listing); curl: \`curl"
-  echo "--parallel --parallel-max $THREADS\` over the same proxy (unsigned): the server's ceiling;"
-  echo "tmpfs: the same tree in memory, the warm-epoch ceiling. find + stat: \`find -printf"
-  echo "'%s %T@'\` over all $ENTRIES entries, right after mounting. Best of $ROUNDS rounds,"
+  echo "round and mode (FUSE image, Release, index from the listing, 4 GiB cache), in three prefetch"
+  echo "modes: direct (one GET per file as it is read), cross-file (the default: after a miss, the"
+  echo "next files in layout order), and a hint list holding the epoch's order (what a job that"
+  echo "shuffles with a seed can hand over; direct mode otherwise). curl: \`curl --parallel"
+  echo "--parallel-max $THREADS\` over the same proxy (unsigned), the server's ceiling at the readers'"
+  echo "concurrency; tmpfs: the same tree in memory, the warm-epoch ceiling. find + stat: \`find"
+  echo "-printf '%s %T@'\` over all $ENTRIES entries, right after mounting. Best of $ROUNDS rounds,"
   echo "interleaved. Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u +%F)."
   echo
-  echo "| cold epoch, $THREADS threads | files/s | shoal / this |"
-  echo "| --- | ---: | ---: |"
-  echo "| shoal mount | $(rate "$s") | 1.00 |"
-  echo "| curl --parallel (server ceiling) | $(rate "$c") | $(ratio "$c" "$s") |"
-  echo "| tmpfs (warm ceiling) | $(rate "$t") | $(ratio "$t" "$s") |"
+  echo "| cold epoch, $THREADS threads | files/s | / curl | GETs |"
+  echo "| --- | ---: | ---: | ---: |"
+  for mode in "${MODES[@]}"; do
+    # shellcheck disable=SC2086  # one word a round
+    s=$(best ${shoal_s[$mode]})
+    echo "| shoal mount, ${mode_name[$mode]} | $(rate "$s") | $(ratio "$c" "$s") | ${gets_of[$mode]} |"
+  done
+  echo "| curl --parallel (server ceiling) | $(rate "$c") | 1.00 | $FILES |"
+  echo "| tmpfs (warm ceiling) | $(rate "$t") | $(ratio "$c" "$t") | |"
+  echo
+  echo "GETs: those shoald issued in the last round (the cache holds the whole epoch, so a"
+  echo "prefetched file is never fetched twice). Prefetch beats curl at the readers' concurrency"
+  echo "because it keeps more GETs in flight than there are readers: the readers find their"
+  echo "files already fetched."
   echo
   echo "| find + stat, $ENTRIES entries | seconds | shoal / tmpfs |"
   echo "| --- | ---: | ---: |"

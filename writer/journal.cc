@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 namespace shoal {
@@ -350,6 +351,10 @@ void Journal::close_fd() {
 }
 
 Result<Journal> Journal::open(std::string path, JournalOptions options) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return Error(ErrorKind::kIo, "create journal directory " + parent.string() + ": " + ec.message());
   SHOAL_ASSIGN(int fd, open_locked(path));
   Journal journal(std::move(path), options, fd);
   // Holding the lock, a leftover temp file can only be from a compaction that died before

@@ -13,29 +13,12 @@
 #include <set>
 
 #include "common/poll_reactor.h"
+#include "tests/support/temp_dir.h"
 
 namespace shoal {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "shoal-journal-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    if (made == nullptr) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -104,13 +87,13 @@ TEST(JournalRecord, MalformedPayloadsAreRefused) {
 
 class JournalTest : public ::testing::Test {
  protected:
-  std::string path() const { return (dir_.path() / "writer.journal").string(); }
+  std::string path() const { return dir_.path() + "/writer.journal"; }
   Journal open_ok(JournalOptions options = {}) {
     auto j = Journal::open(path(), options);
     if (!j.ok()) ADD_FAILURE() << j.error().describe();
     return std::move(j).value();
   }
-  TempDir dir_;
+  test::TempDir dir_{"shoal-journal"};
 };
 
 TEST_F(JournalTest, ReplaysEveryRecordTypeIntoState) {
@@ -197,6 +180,13 @@ TEST_F(JournalTest, UncommittedRecordsAreNotDurable) {
   Journal j = open_ok();
   EXPECT_EQ(j.state().uploads.size(), 1u);
   EXPECT_EQ(j.state().next_upload_id, 2u);
+}
+
+TEST_F(JournalTest, MissingDirectoriesAreCreated) {
+  std::string nested = dir_.path() + "/var/lib/shoal/writer.journal";
+  auto j = Journal::open(nested);
+  ASSERT_TRUE(j.ok()) << j.error().describe();
+  EXPECT_TRUE(fs::is_regular_file(nested));
 }
 
 TEST_F(JournalTest, SecondOpenOfALockedJournalFails) {
@@ -362,7 +352,7 @@ TEST_F(JournalTest, CompactionIsNotDueBelowTheThresholds) {
   ASSERT_TRUE(ran.ok());
   EXPECT_FALSE(*ran);
 
-  Journal live = Journal::open((dir_.path() / "live.journal").string(),
+  Journal live = Journal::open(dir_.path() + "/live.journal",
                                JournalOptions{.compact_min_bytes = 0})
                      .value();
   for (uint64_t id = 1; id <= 20; ++id) ASSERT_TRUE(live.append(taken(id)).ok());
@@ -439,7 +429,7 @@ class TinyTmpfs {
 };
 
 TEST_F(JournalTest, DiskFullIsReportedAndRecoverable) {
-  fs::path mnt = dir_.path() / "tiny";
+  fs::path mnt = fs::path(dir_.path()) / "tiny";
   TinyTmpfs tmpfs(mnt);
   ASSERT_TRUE(tmpfs.error().empty()) << tmpfs.error();
   std::string journal_path = (mnt / "writer.journal").string();
