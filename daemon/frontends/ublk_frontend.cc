@@ -390,17 +390,42 @@ void UblkFrontend::queue_io_command(uint32_t op, uint16_t queue, uint16_t tag, i
   sqe->user_data = user_data_for(queue, tag);
 }
 
-void UblkFrontend::start_device(uint32_t op) {
+// Queues a command for this device on the control ring; its completion carries `op` as
+// user_data.
+void UblkFrontend::submit_device_command(uint32_t op, uint64_t data0) {
   ublksrv_ctrl_cmd cmd{};
   cmd.dev_id = static_cast<uint32_t>(device_id_);
   cmd.queue_id = kNoQueue;
-  cmd.data[0] = static_cast<uint64_t>(getpid());
+  cmd.data[0] = data0;
   io_uring_sqe* sqe = control_ring_->next_sqe();
   prep_uring_cmd(sqe, control_fd_, op, &cmd, sizeof(cmd), 128);
   sqe->user_data = op;
+  io_uring_submit(control_ring_->get());
+}
+
+// Waits for the completion of control command `op`, calling `between_polls` every kStopPoll;
+// returns its result (a negative errno on failure), or -ETIMEDOUT at `deadline`.
+int UblkFrontend::await_device_command(uint32_t op, std::chrono::steady_clock::time_point deadline,
+                                       const std::function<void()>& between_polls) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    between_polls();
+    __kernel_timespec wait{0, std::chrono::nanoseconds(kStopPoll).count()};
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_wait_cqe_timeout(control_ring_->get(), &cqe, &wait);
+    if (rc == -ETIME || rc == -EINTR) continue;
+    if (rc < 0) return rc;
+    uint64_t completed = cqe->user_data;
+    int res = cqe->res;
+    io_uring_cqe_seen(control_ring_->get(), cqe);
+    if (completed == op) return res;
+  }
+  return -ETIMEDOUT;
+}
+
+void UblkFrontend::start_device(uint32_t op) {
   start_pending_ = true;
   // The kernel runs control commands on its own worker, so this returns at once.
-  io_uring_submit(control_ring_->get());
+  submit_device_command(op, static_cast<uint64_t>(getpid()));
   reactor_.watch(control_ring_->fd(), Reactor::kReadable, [this](uint32_t) { on_control_ready(); });
 }
 
@@ -524,32 +549,11 @@ void UblkFrontend::stop() {
 // still arriving is answered with EIO, so STOP_DEV (and a START_DEV still reading the partition
 // table) can finish.
 void UblkFrontend::stop_device() {
-  ublksrv_ctrl_cmd cmd{};
-  cmd.dev_id = static_cast<uint32_t>(device_id_);
-  cmd.queue_id = kNoQueue;
-  io_uring_sqe* sqe = control_ring_->next_sqe();
-  prep_uring_cmd(sqe, control_fd_, kCmdStopDev, &cmd, sizeof(cmd), 128);
-  sqe->user_data = kCmdStopDev;
-  io_uring_submit(control_ring_->get());
-  bool stopped = false;
-  while (!stopped) {
-    drain_io_answering_eio();
-    __kernel_timespec wait{0, std::chrono::nanoseconds(kStopPoll).count()};
-    io_uring_cqe* cqe = nullptr;
-    int rc = io_uring_wait_cqe_timeout(control_ring_->get(), &cqe, &wait);
-    if (rc == -ETIME || rc == -EINTR) continue;
-    if (rc < 0) {
-      std::fprintf(stderr, "shoal: waiting for ublk STOP_DEV: %s\n", std::strerror(-rc));
-      return;
-    }
-    if (cqe->user_data == kCmdStopDev) {
-      stopped = true;
-      if (cqe->res < 0)
-        std::fprintf(stderr, "shoal: ublk STOP_DEV on device %d: %s\n", device_id_,
-                     std::strerror(-cqe->res));
-    }
-    io_uring_cqe_seen(control_ring_->get(), cqe);
-  }
+  submit_device_command(kCmdStopDev);
+  int res = await_device_command(kCmdStopDev, std::chrono::steady_clock::time_point::max(),
+                                 [this] { drain_io_answering_eio(); });
+  if (res < 0)
+    std::fprintf(stderr, "shoal: ublk STOP_DEV on device %d: %s\n", device_id_, std::strerror(-res));
   drain_io_answering_eio();
 }
 
@@ -576,31 +580,14 @@ void UblkFrontend::release() {
 // DEL_DEV returns once the kernel has dropped the device, which waits for the cancelled
 // commands above to let go of it.
 void UblkFrontend::delete_device() {
-  ublksrv_ctrl_cmd cmd{};
-  cmd.dev_id = static_cast<uint32_t>(device_id_);
-  cmd.queue_id = kNoQueue;
-  io_uring_sqe* sqe = control_ring_->next_sqe();
-  prep_uring_cmd(sqe, control_fd_, kCmdDelDev, &cmd, sizeof(cmd), 128);
-  sqe->user_data = kCmdDelDev;
-  io_uring_submit(control_ring_->get());
-  auto deadline = std::chrono::steady_clock::now() + kDeleteWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    __kernel_timespec wait{0, std::chrono::nanoseconds(kStopPoll).count()};
-    io_uring_cqe* cqe = nullptr;
-    int rc = io_uring_wait_cqe_timeout(control_ring_->get(), &cqe, &wait);
-    if (rc == -ETIME || rc == -EINTR) continue;
-    if (rc < 0) break;
-    uint64_t op = cqe->user_data;
-    int res = cqe->res;
-    io_uring_cqe_seen(control_ring_->get(), cqe);
-    if (op != kCmdDelDev) continue;
-    if (res < 0)
-      std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d: %s\n", device_id_,
-                   std::strerror(-res));
-    return;
+  submit_device_command(kCmdDelDev);
+  int res = await_device_command(kCmdDelDev, std::chrono::steady_clock::now() + kDeleteWait, [] {});
+  if (res == -ETIMEDOUT) {
+    std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d did not finish; the device may remain\n",
+                 device_id_);
+  } else if (res < 0) {
+    std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d: %s\n", device_id_, std::strerror(-res));
   }
-  std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d did not finish; the device may remain\n",
-               device_id_);
 }
 
 }  // namespace shoal

@@ -38,6 +38,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,9 @@ class UblkFrontend final : public Frontend {
   Status setup_queues();
   Status fetch_all();
   Status claim_for_recovery();
+  void submit_device_command(uint32_t op, uint64_t data0 = 0);
+  int await_device_command(uint32_t op, std::chrono::steady_clock::time_point deadline,
+                           const std::function<void()>& between_polls);
   void start_device(uint32_t op);
   void on_control_ready();
   void wait_for_disk_node(std::chrono::steady_clock::time_point deadline);

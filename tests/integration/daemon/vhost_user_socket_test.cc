@@ -18,6 +18,8 @@
 #include "daemon/frontends/frontend.h"
 #include "daemon/frontends/vhost_user_protocol.h"
 #include "daemon/image_file_device.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/vhost_user_reply.h"
 
 namespace shoal {
 namespace {
@@ -27,20 +29,17 @@ constexpr uint64_t kImageBytes = 5 * 4096;
 class VhostUserSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-vhost-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    std::string image = dir_ + "/image";
+    ASSERT_FALSE(dir_.path().empty());
+    std::string image = dir_.path() + "/image";
     std::ofstream(image, std::ios::binary) << std::string(kImageBytes, 'x');
     auto device = ImageFileDevice::open(image, loop_);
     ASSERT_TRUE(device.ok()) << device.error().message;
     device_ = std::move(*device);
-    options_.unix_socket = dir_ + "/vhost.sock";
+    options_.unix_socket = dir_.path() + "/vhost.sock";
   }
   void TearDown() override {
     for (int fd : clients_) ::close(fd);
     frontend_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<Frontend> make() {
@@ -67,27 +66,13 @@ class VhostUserSocketTest : public ::testing::Test {
   }
   // The reply's payload, or nullopt once the server closed the connection.
   std::optional<std::vector<uint8_t>> reply(int fd) {
-    std::vector<uint8_t> in;
-    bool closed = false;
-    auto complete = [&] {
-      if (in.size() < sizeof(vhost::Header)) return false;
-      vhost::Header h;
-      std::memcpy(&h, in.data(), sizeof(h));
-      return in.size() >= sizeof(h) + h.size;
-    };
-    EXPECT_TRUE(loop_.run_until([&] {
-      uint8_t buf[512];
-      ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-      if (n == 0) closed = true;
-      if (n > 0) in.insert(in.end(), buf, buf + n);
-      return closed || complete();
-    }));
-    if (closed) return std::nullopt;
-    return std::vector<uint8_t>(in.begin() + sizeof(vhost::Header), in.end());
+    auto r = test::read_vhost_reply(loop_, fd);
+    if (!r) return std::nullopt;
+    return std::move(r->payload);
   }
 
   PollReactor loop_;
-  std::string dir_;
+  test::TempDir dir_{"shoal-vhost"};
   std::unique_ptr<ImageFileDevice> device_;
   FrontendOptions options_;
   std::unique_ptr<Frontend> frontend_;

@@ -29,6 +29,7 @@
 #include "daemon/frontends/vhost_user_blk.h"
 #include "daemon/frontends/vhost_user_protocol.h"
 #include "daemon/frontends/virtio_blk.h"
+#include "tests/support/vhost_user_reply.h"
 
 namespace shoal::testing_vhost {
 
@@ -442,28 +443,11 @@ class VhostUserTest : public ::testing::Test {
 
   // Runs the loop until a reply arrives; nullopt if the back end closed the connection.
   std::optional<std::vector<uint8_t>> reply(uint32_t request) {
-    std::vector<uint8_t> in;
-    bool closed = false;
-    auto complete = [&] {
-      if (in.size() < sizeof(vhost::Header)) return false;
-      vhost::Header h;
-      std::memcpy(&h, in.data(), sizeof(h));
-      return in.size() >= sizeof(h) + h.size;
-    };
-    bool ok = loop_.run_until([&] {
-      uint8_t buf[512];
-      ssize_t n = recv(client_, buf, sizeof(buf), MSG_DONTWAIT);
-      if (n == 0) closed = true;
-      if (n > 0) in.insert(in.end(), buf, buf + n);
-      return closed || complete();
-    });
-    EXPECT_TRUE(ok);
-    if (closed) return std::nullopt;
-    vhost::Header h;
-    std::memcpy(&h, in.data(), sizeof(h));
-    EXPECT_EQ(h.request, request);
-    EXPECT_EQ(h.flags, vhost::kVersion | vhost::kFlagReply);
-    return std::vector<uint8_t>(in.begin() + sizeof(h), in.end());
+    auto r = test::read_vhost_reply(loop_, client_);
+    if (!r) return std::nullopt;
+    EXPECT_EQ(r->header.request, request);
+    EXPECT_EQ(r->header.flags, vhost::kVersion | vhost::kFlagReply);
+    return std::move(r->payload);
   }
   uint64_t reply_u64(uint32_t request) {
     auto r = reply(request);
