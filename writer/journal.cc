@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 namespace shoal {
@@ -248,13 +249,15 @@ struct StateFolder {
   JournalState& state;
   const JournalOptions& options;
   bool replaying;  // replay trusts the id order that append() checked
+  std::set<uint64_t>& reserved;
 
   Status operator()(const FileTaken& r) {
-    bool fresh = replaying || r.upload_id >= state.next_upload_id;
+    bool fresh = replaying || r.upload_id >= state.next_upload_id || reserved.count(r.upload_id);
     if (r.upload_id == 0 || state.uploads.count(r.upload_id) || !fresh) {
       return Error(ErrorKind::kInvalidArgument,
                    "upload id " + std::to_string(r.upload_id) + " is already used");
     }
+    reserved.erase(r.upload_id);
     state.uploads[r.upload_id].taken = r;
     state.next_upload_id = std::max(state.next_upload_id, r.upload_id + 1);
     return {};
@@ -340,6 +343,7 @@ Journal& Journal::operator=(Journal&& other) noexcept {
   file_size_ = other.file_size_;
   records_in_file_ = other.records_in_file_;
   poisoned_ = std::move(other.poisoned_);
+  reserved_ids_ = std::move(other.reserved_ids_);
   return *this;
 }
 
@@ -408,7 +412,13 @@ Status Journal::cut_tail(std::string_view file, uint64_t offset) {
 }
 
 Status Journal::apply(const JournalRecord& record, Mode mode) {
-  return std::visit(StateFolder{state_, options_, mode == Mode::kReplay}, record);
+  return std::visit(StateFolder{state_, options_, mode == Mode::kReplay, reserved_ids_}, record);
+}
+
+uint64_t Journal::reserve_upload_id() {
+  uint64_t id = state_.next_upload_id++;
+  reserved_ids_.insert(id);
+  return id;
 }
 
 Status Journal::fail_if_poisoned() const {

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -162,6 +163,12 @@ class Journal {
   // Checks `record` against the state (kInvalidArgument if it refers to an unknown upload or
   // re-takes a known id), folds it in and buffers it for the next commit.
   Status append(const JournalRecord& record);
+  // An id for a FileTaken record appended later, possibly after records with higher ids
+  // (captures run concurrently and finish in any order). An id reserved but never recorded is
+  // simply never used; after a restart ids continue above the highest one recorded.
+  uint64_t reserve_upload_id();
+  // Gives up a reservation whose file was not taken after all.
+  void abandon_upload_id(uint64_t id) { reserved_ids_.erase(id); }
   // Writes every buffered record and fdatasyncs once. On a write error (e.g. ENOSPC →
   // kNoSpace) the file is cut back and the records stay buffered, so commit() may be retried;
   // after an fsync error the journal refuses further use and must be reopened.
@@ -201,6 +208,7 @@ class Journal {
   uint64_t file_size_ = 0;
   uint64_t records_in_file_ = 0;
   std::optional<Error> poisoned_;
+  std::set<uint64_t> reserved_ids_;  // below state_.next_upload_id, not yet taken
 };
 
 // Group commit on an event loop: every commit requested during one loop turn shares one

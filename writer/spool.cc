@@ -64,7 +64,7 @@ std::string Spool::path_of(uint64_t upload_id) const {
   return dir_ + "/" + std::to_string(upload_id);
 }
 
-Result<CapturedFile> Spool::capture(const std::string& source, uint64_t upload_id) {
+Result<CapturedFile> Spool::capture(const std::string& source, uint64_t upload_id) const {
   std::string target = path_of(upload_id);
   ::unlink(target.c_str());  // a leftover of a capture whose record never became durable
   CapturedFile out;
@@ -87,11 +87,10 @@ Result<CapturedFile> Spool::capture(const std::string& source, uint64_t upload_i
     ::unlink(target.c_str());
     return std::move(synced).error();
   }
-  used_ += out.size;
   return out;
 }
 
-Result<CapturedFile> Spool::copy_in(const std::string& source, const std::string& target) {
+Result<CapturedFile> Spool::copy_in(const std::string& source, const std::string& target) const {
   int from = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (from < 0) return errno_error("open " + source, errno);
   FdCloser from_closer{from};

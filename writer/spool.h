@@ -31,9 +31,14 @@ class Spool {
   std::string path_of(uint64_t upload_id) const;
 
   // Captures `source` as entry `upload_id`: data and directory entry are fsynced before this
-  // returns, so a journal record naming the entry may be committed right after. Does not
-  // check the budget (see fits()); adds the entry to usage.
-  Result<CapturedFile> capture(const std::string& source, uint64_t upload_id);
+  // returns, so a journal record naming the entry may be committed right after. Blocking, and
+  // safe to run on a worker thread: it touches no state. The caller checks the budget
+  // (fits()), holds the bytes with hold() meanwhile and counts the entry with admit().
+  Result<CapturedFile> capture(const std::string& source, uint64_t upload_id) const;
+  // Bytes of a capture in progress count against the budget until it ends.
+  void hold(uint64_t size) { held_ += size; }
+  void unhold(uint64_t size) { held_ -= size; }
+  void admit(const CapturedFile& entry) { used_ += entry.size; }
   // Removes an entry (absent is fine) and gives its bytes back to the budget.
   Status release(const std::string& path, uint64_t size);
   // Counts an entry that already exists (replay after a restart).
@@ -41,17 +46,18 @@ class Spool {
   // Removes every entry not in `live`: captures whose journal record never became durable.
   Status remove_orphans(const std::set<std::string>& live);
 
-  bool fits(uint64_t size) const { return budget_ == 0 || used_ + size <= budget_; }
+  bool fits(uint64_t size) const { return budget_ == 0 || used_ + held_ + size <= budget_; }
   uint64_t used() const { return used_; }
   uint64_t budget() const { return budget_; }
 
  private:
   Spool(std::string dir, uint64_t budget) : dir_(std::move(dir)), budget_(budget) {}
-  Result<CapturedFile> copy_in(const std::string& source, const std::string& target);
+  Result<CapturedFile> copy_in(const std::string& source, const std::string& target) const;
 
   std::string dir_;
   uint64_t budget_ = 0;
   uint64_t used_ = 0;
+  uint64_t held_ = 0;
 };
 
 // What tells a file version already taken from one written again (checkpoints are replaced

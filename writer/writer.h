@@ -7,8 +7,9 @@
 // is durable remotely once the store acknowledged the complete object and its checksum matched;
 // `flush --wait` returns when every file taken before it has reached that state.
 //
-// Single-threaded: everything runs on the writer's own PollReactor. request_stop() is the one
-// call that is safe from another thread or a signal handler.
+// Single-threaded: everything runs on the writer's own PollReactor, except the blocking
+// captures (link or copy, fsyncs), which run on a few worker threads and report back to the
+// loop. request_stop() is the one call that is safe from another thread or a signal handler.
 #pragma once
 
 #include <deque>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/blocking_pool.h"
 #include "common/poll_reactor.h"
 #include "store/config.h"
 #include "store/object_store.h"
@@ -95,6 +97,8 @@ class Writer {
   // `landed`: the watcher's link to the file, captured instead of `source` when given.
   void take(const std::string& source, const std::string& key, bool explicit_put, Acked acked,
             const std::string& landed = "");
+  void record_taken(uint64_t id, const std::string& source, const std::string& key,
+                    const CapturedFile& captured, Acked acked);
   void refuse(const std::string& source, const Error& error, bool loud);
   void set_spool_full(const std::string& source, uint64_t size);
   void on_spool_freed();
@@ -133,6 +137,8 @@ class Writer {
   JournalCommitter committer_;
   JournalLink link_;
   Spool spool_;
+  // After the spool its workers capture into, so they are joined before it goes.
+  std::unique_ptr<BlockingPool> capture_workers_;
   std::unique_ptr<ObjectStore> store_;
   UploadSettings upload_settings_;
   std::unique_ptr<ControlServer> control_;
@@ -147,6 +153,7 @@ class Writer {
   std::deque<uint64_t> ready_;
   int active_ = 0;
   std::map<std::string, FileIdentity> known_;  // source path → the version already taken
+  std::multiset<std::string> capturing_;       // source paths whose capture is running
   std::vector<FlushWaiter> flush_waiters_;
 
   std::deque<std::pair<std::string, std::string>> rescan_queue_;  // (root, path)

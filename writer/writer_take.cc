@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <utility>
 
 #include "writer/log.h"
 #include "writer/remote_check.h"
@@ -28,13 +29,14 @@ bool open_for_writing(const std::string& path) {
 
 std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-// Removes the watcher's landing link however the take ends: once captured, the spool entry
-// holds the file.
+// Removes the watcher's landing link however the take ends (once captured, the spool entry
+// holds the file), unless a capture in progress took it over.
 struct LandingLink {
-  const std::string& path;
+  std::string path;
   ~LandingLink() {
     if (!path.empty()) ::unlink(path.c_str());
   }
+  std::string release() { return std::exchange(path, {}); }
 };
 
 }  // namespace
@@ -73,7 +75,8 @@ void Writer::take(const std::string& source, const std::string& key, bool explic
     return acked(std::move(identity).error().with_context("take"));
   }
   auto known = known_.find(source);
-  if (!explicit_put && known != known_.end() && known->second == *identity) return acked(0);
+  bool already = (known != known_.end() && known->second == *identity) || capturing_.count(source);
+  if (!explicit_put && already) return acked(0);
   if (spool_.budget() > 0 && identity->size > spool_.budget()) {
     Error e(ErrorKind::kNoSpace, source + " (" + std::to_string(identity->size) +
                                      " bytes) is larger than the whole spool budget of " +
@@ -88,14 +91,32 @@ void Writer::take(const std::string& source, const std::string& key, bool explic
                                                 std::to_string(spool_.budget()) +
                                                 " bytes); " + source + " was not taken"));
   }
-  uint64_t id = journal_.state().next_upload_id;
-  auto captured = spool_.capture(from, id);
-  if (!captured.ok()) {
-    refuse(source, captured.error(), true);
-    return acked(std::move(captured).error());
-  }
-  FileTaken taken{id, source, captured->path, key, captured->size, captured->mtime_ns, std::nullopt};
-  known_[source] = FileIdentity{captured->size, captured->mtime_ns};
+  // The capture (a link or a copy, and fsyncs) runs on a worker; the loop goes on meanwhile.
+  uint64_t id = journal_.reserve_upload_id();
+  uint64_t held = identity->size;
+  spool_.hold(held);
+  capturing_.insert(source);
+  capture_workers_->run<Result<CapturedFile>>(
+      [&spool = spool_, from = std::string(from), id] { return spool.capture(from, id); },
+      [this, id, held, source, key, landed = landing.release(),
+       acked = std::move(acked)](Result<CapturedFile> captured) mutable {
+        if (!landed.empty()) ::unlink(landed.c_str());
+        spool_.unhold(held);
+        capturing_.erase(capturing_.find(source));
+        if (!captured.ok()) {
+          journal_.abandon_upload_id(id);
+          refuse(source, captured.error(), true);
+          return acked(std::move(captured).error());
+        }
+        spool_.admit(*captured);
+        record_taken(id, source, key, *captured, std::move(acked));
+      });
+}
+
+void Writer::record_taken(uint64_t id, const std::string& source, const std::string& key,
+                          const CapturedFile& captured, Acked acked) {
+  FileTaken taken{id, source, captured.path, key, captured.size, captured.mtime_ns, std::nullopt};
+  known_[source] = FileIdentity{captured.size, captured.mtime_ns};
   track(id, taken, false);
   link_.record(taken, [this, id, acked = std::move(acked), alive = std::weak_ptr<bool>(alive_)](
                           Status durable) {

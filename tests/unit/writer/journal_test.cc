@@ -182,6 +182,24 @@ TEST_F(JournalTest, UncommittedRecordsAreNotDurable) {
   EXPECT_EQ(j.state().next_upload_id, 2u);
 }
 
+TEST_F(JournalTest, ReservedIdsMayBeTakenInAnyOrder) {
+  {
+    Journal j = open_ok();
+    uint64_t first = j.reserve_upload_id();
+    uint64_t second = j.reserve_upload_id();
+    uint64_t abandoned = j.reserve_upload_id();
+    j.abandon_upload_id(abandoned);
+    ASSERT_TRUE(j.append(taken(second)).ok()) << "the later capture finished first";
+    ASSERT_TRUE(j.append(taken(first)).ok());
+    EXPECT_FALSE(j.append(taken(first)).ok()) << "an id is taken once";
+    EXPECT_FALSE(j.append(taken(abandoned)).ok()) << "an abandoned id is not taken";
+    ASSERT_TRUE(j.commit().ok());
+  }
+  Journal reopened = open_ok();
+  EXPECT_EQ(reopened.state().uploads.size(), 2u);
+  EXPECT_GT(reopened.state().next_upload_id, 2u);
+}
+
 TEST_F(JournalTest, MissingDirectoriesAreCreated) {
   std::string nested = dir_.path() + "/var/lib/shoal/writer.journal";
   auto j = Journal::open(nested);
