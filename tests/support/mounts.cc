@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace shoal::test {
@@ -26,19 +27,27 @@ std::string unescape_mountinfo(const std::string& field) {
 struct MountEntry {
   std::string mount_point;
   std::string type;
+  bool read_only = false;  // the mount's flags or its file system's (the super block's) say ro
 };
+
+// Whether the comma-separated `options` hold exactly `option`.
+bool lists_option(const std::string& options, const std::string& option) {
+  return ("," + options + ",").find("," + option + ",") != std::string::npos;
+}
 
 std::vector<MountEntry> mount_table() {
   std::vector<MountEntry> entries;
   std::ifstream mountinfo("/proc/self/mountinfo");
   for (std::string line; std::getline(mountinfo, line);) {
     std::istringstream fields(line);
-    std::string id, parent, devices, root, mount_point, field, type;
-    fields >> id >> parent >> devices >> root >> mount_point;
+    std::string id, parent, devices, root, mount_point, mount_options, field, type, source,
+        super_options;
+    fields >> id >> parent >> devices >> root >> mount_point >> mount_options;
     while (fields >> field && field != "-") {
     }
-    fields >> type;
-    entries.push_back({unescape_mountinfo(mount_point), type});
+    fields >> type >> source >> super_options;
+    bool read_only = lists_option(mount_options, "ro") || lists_option(super_options, "ro");
+    entries.push_back({unescape_mountinfo(mount_point), type, read_only});
   }
   return entries;
 }
@@ -47,13 +56,24 @@ bool at_or_below(const std::string& path, const std::string& dir) {
   return path == dir || (path.starts_with(dir) && path[dir.size()] == '/');
 }
 
+// The mount at `path`, the last one when mounts are stacked there.
+std::optional<MountEntry> mount_at(const std::string& path) {
+  std::optional<MountEntry> found;
+  for (MountEntry& entry : mount_table())
+    if (entry.mount_point == path) found = std::move(entry);
+  return found;
+}
+
 }  // namespace
 
 std::string mounted_type(const std::string& path) {
-  std::string type;
-  for (const MountEntry& entry : mount_table())
-    if (entry.mount_point == path) type = entry.type;
-  return type;
+  std::optional<MountEntry> mount = mount_at(path);
+  return mount ? mount->type : "";
+}
+
+bool is_read_only_mount(const std::string& path) {
+  std::optional<MountEntry> mount = mount_at(path);
+  return mount && mount->read_only;
 }
 
 std::vector<std::string> mount_points_under(const std::string& dir) {

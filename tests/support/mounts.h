@@ -15,6 +15,10 @@ namespace shoal::test {
 std::string mounted_type(const std::string& path);
 inline bool is_mounted(const std::string& path) { return !mounted_type(path).empty(); }
 
+// Whether the mount at `path` (the last one when stacked) is read-only, by its own flags or by
+// its file system's, as /proc/mounts shows "ro"; false if nothing is mounted there.
+bool is_read_only_mount(const std::string& path);
+
 // Mount points at or below `dir`, in /proc/self/mountinfo order (parents before children).
 std::vector<std::string> mount_points_under(const std::string& dir);
 

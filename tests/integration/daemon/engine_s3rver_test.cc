@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -18,8 +20,9 @@
 #include "store/blocking_store.h"
 #include "store/open_store.h"
 #include "store/uri.h"
-#include "support/s3rver.h"
 #include "support/command.h"
+#include "support/s3rver.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -45,9 +48,7 @@ class EngineS3rverTest : public ::testing::Test {
     auto server = S3rver::start({"vol"});
     ASSERT_TRUE(server.ok()) << server.error().describe();
     server_ = std::move(server).value();
-    char tmpl[] = "/tmp/shoal-engine-s3-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_.path().empty()) << "mkdtemp: " << std::strerror(errno);
     auto uri = parse_object_uri("s3://vol/data");
     ASSERT_TRUE(uri.ok());
     uri_ = *uri;
@@ -65,7 +66,6 @@ class EngineS3rverTest : public ::testing::Test {
     index_.reset();
     blocking_.reset();
     server_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Test data lives under a prefix: s3rver lists no common prefixes for an empty one.
@@ -139,8 +139,10 @@ class EngineS3rverTest : public ::testing::Test {
     return nullptr;
   }
 
+  // First, so it goes last: every member that holds a file in it is gone by then.
+  test::TempDir temp_{"shoal-engine-s3"};
+  fs::path dir_{temp_.path()};
   std::unique_ptr<S3rver> server_;
-  fs::path dir_;
   ObjectUri uri_;
   std::unique_ptr<BlockingStore> blocking_;
   std::unique_ptr<UringReactor> loop_;

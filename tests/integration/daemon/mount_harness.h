@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +42,7 @@
 #include "support/files.h"
 #include "support/mounts.h"
 #include "support/s3rver.h"
+#include "support/temp_dir.h"
 
 namespace shoal::mount_test {
 
@@ -53,15 +55,6 @@ using test::CommandResult;
 inline constexpr auto run = test::run_command;
 using test::is_mounted;
 using test::read_file;
-
-// Mount lines of /proc/mounts mentioning `needle` (a test's temporary directory).
-inline std::string mounts_under(const std::string& needle) {
-  std::ifstream mounts("/proc/mounts");
-  std::string line, found;
-  while (std::getline(mounts, line))
-    if (line.find(needle) != std::string::npos) found += line + "\n";
-  return found;
-}
 
 // Live (not zombie) shoald processes whose command line mentions `needle`.
 inline std::vector<pid_t> daemons_mentioning(const std::string& needle) {
@@ -350,14 +343,12 @@ inline double metric(const std::string& text, const std::string& name) {
 class MountTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_FALSE(dir_.empty()) << "mkdtemp: " << std::strerror(errno);
     ASSERT_EQ(::geteuid(), 0u) << "these tests mount file systems: run them as root";
     ASSERT_TRUE(fs::exists(kShoal)) << kShoal << " is missing: build the `shoal` target";
     ASSERT_TRUE(fs::exists(kShoald)) << kShoald << " is missing: build the `shoald` target";
     ASSERT_EQ(::access("/dev/fuse", R_OK | W_OK), 0) << "/dev/fuse is missing: modprobe fuse";
     ASSERT_EQ(::access("/dev/loop-control", R_OK | W_OK), 0) << "no loop devices: modprobe loop";
-    std::string pattern = (fs::temp_directory_path() / "shoal-mount-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     source_ = dir_ + "/source";
     mountpoint_ = dir_ + "/mnt";
     fs::create_directories(mountpoint_);
@@ -365,18 +356,17 @@ class MountTest : public ::testing::Test {
     ::setenv("SHOAL_INDEX_DIR", (dir_ + "/indexes").c_str(), 1);
   }
 
+  // The directory itself goes with temp_, after this has emptied it of mounts and users.
   void TearDown() override {
     if (dir_.empty()) return;
     test::unmount_all_under(dir_);
     for (pid_t pid : daemons_mentioning(dir_)) ::kill(pid, SIGKILL);
     test::detach_loop_devices_under(dir_);
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   // Nothing of a mount left: no mount, no loop device, no daemon, no state.
   void expect_nothing_left() {
-    EXPECT_EQ(mounts_under(dir_), "") << "mounts left behind";
+    EXPECT_EQ(test::mount_points_under(dir_), std::vector<std::string>{}) << "mounts left behind";
     EXPECT_TRUE(test::loop_devices_under(dir_).empty()) << "loop devices left behind";
     EXPECT_TRUE(daemons_mentioning(dir_).empty()) << "shoald left running";
     EXPECT_TRUE(!fs::exists(dir_ + "/run") || fs::is_empty(dir_ + "/run"))
@@ -397,7 +387,8 @@ class MountTest : public ::testing::Test {
     return "";
   }
 
-  std::string dir_;
+  test::TempDir temp_{"shoal-mount"};
+  std::string dir_{temp_.path()};
   std::string source_;
   std::string mountpoint_;
 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +105,7 @@ class ExportTest : public ::testing::Test {
   }
 
   void SetUp() override {
+    ASSERT_FALSE(work_.path().empty()) << "mkdtemp: " << std::strerror(errno);
     ASSERT_EQ(geteuid(), 0u) << "this test mounts file systems: run it as root";
     for (const char* tool : {"mkfs.erofs", "nbdinfo", "nbdcopy", "nbdfuse", "fusermount3", "mount",
                              "umount", "losetup"}) {
@@ -113,15 +115,13 @@ class ExportTest : public ::testing::Test {
     ASSERT_EQ(access("/dev/fuse", R_OK | W_OK), 0) << "/dev/fuse is missing: modprobe fuse";
     ASSERT_NE(corpus, nullptr);
     ASSERT_TRUE(corpus->error.empty()) << corpus->error;
-    work_ = corpus->dir.path() + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::create_directories(work_);
     auto device = ImageFileDevice::open(corpus->image, loop_);
     ASSERT_TRUE(device.ok()) << device.error().describe();
     device_ = std::move(*device);
   }
 
   // Undoes, newest first, whatever the test set up; serving meanwhile, since unmounting a file
-  // system stacked on a frontend may need it.
+  // system stacked on a frontend may need it. The work directory goes after, with work_.
   void TearDown() override {
     while (!cleanup_.empty()) {
       std::function<void()> step = std::move(cleanup_.back());
@@ -129,8 +129,6 @@ class ExportTest : public ::testing::Test {
       serve_while(step);
     }
     if (frontend_ != nullptr) frontend_->stop();
-    std::error_code ignored;
-    if (!work_.empty()) fs::remove_all(work_, ignored);
   }
 
   void serve_while(const std::function<void()>& script) { test::serve_while(loop_, script); }
@@ -141,7 +139,7 @@ class ExportTest : public ::testing::Test {
   }
 
   std::string make_dir(const std::string& name) {
-    std::string path = work_ + "/" + name;
+    std::string path = work_.path() + "/" + name;
     fs::create_directories(path);
     return path;
   }
@@ -185,17 +183,19 @@ class ExportTest : public ::testing::Test {
     for (std::thread& reader : readers) reader.join();
   }
 
+  // The test's own directory (mount points, sockets, copies); first, so it goes last, once the
+  // frontend serving from it has stopped.
+  test::TempDir work_{"shoal-export-test"};
   PollReactor loop_;
   std::unique_ptr<ImageFileDevice> device_;
   std::unique_ptr<Frontend> frontend_;
-  std::string work_;
   std::vector<std::function<void()>> cleanup_;
 };
 
 class NbdExportTest : public ExportTest {
  protected:
   void start_server() {
-    options_.unix_socket = work_ + "/nbd.sock";
+    options_.unix_socket = work_.path() + "/nbd.sock";
     options_.tcp_address = "127.0.0.1";
     options_.tcp_port = 0;
     auto server = std::make_unique<NbdServer>(options_, loop_, *device_);
@@ -239,7 +239,7 @@ TEST_F(NbdExportTest, NbdcopyCopiesTheImageByteForByte) {
   std::string image = read_file(corpus->image);
   ASSERT_FALSE(image.empty());
   for (const std::string& uri : {unix_uri(), tcp_uri()}) {
-    std::string copy = work_ + "/copy.img";
+    std::string copy = work_.path() + "/copy.img";
     CommandResult copied = serve_command("nbdcopy " + uri + " " + copy);
     ASSERT_EQ(copied.exit_code, 0) << copied.output;
     EXPECT_TRUE(read_file(copy) == image) << "the copy over " << uri << " differs from the image";
@@ -253,8 +253,8 @@ TEST_F(NbdExportTest, NbdfuseAndTheKernelReadEveryFile) {
   ASSERT_FALSE(HasFatalFailure());
   std::string fuse_dir = make_dir("nbdfuse");
   std::string mount_point = make_dir("mnt");
-  std::string pid_file = work_ + "/nbdfuse.pid";
-  std::string log = work_ + "/nbdfuse.log";
+  std::string pid_file = work_.path() + "/nbdfuse.pid";
+  std::string log = work_.path() + "/nbdfuse.log";
 
   pid_t child = fork();
   ASSERT_GE(child, 0);

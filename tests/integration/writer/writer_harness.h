@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +31,7 @@
 #endif
 
 #include "store/blocking_store.h"
+#include "support/temp_dir.h"
 #include "writer/config.h"
 #include "writer/control.h"
 #include "writer/writer.h"
@@ -38,21 +40,19 @@ namespace shoal::testing_writer {
 
 namespace fs = std::filesystem;
 
+// The tests' work area: a test::TempDir with its path as an fs::path, since the tests join
+// names onto it with `/`. One that cannot be made throws, which fails the test before anything
+// is written under the empty path.
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "shoal-writer-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
+    if (dir_.path().empty())
+      throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
   }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
+  fs::path path() const { return dir_.path(); }
 
  private:
-  fs::path path_;
+  test::TempDir dir_{"shoal-writer"};
 };
 
 inline std::string random_bytes(std::mt19937_64& rng, size_t n) {

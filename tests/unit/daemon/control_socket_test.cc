@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "common/poll_reactor.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -26,9 +28,7 @@ using namespace std::chrono_literals;
 class ControlSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "shoal-control-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(dir_.empty()) << "mkdtemp: " << std::strerror(errno);
     path_ = dir_ + "/control.sock";
     std::vector<ControlCommand> commands;
     commands.push_back({"status", false, [](std::string_view) -> Result<std::string> {
@@ -45,10 +45,7 @@ class ControlSocketTest : public ::testing::Test {
     ASSERT_TRUE(control.ok()) << control.error().describe();
     control_ = std::move(*control);
   }
-  void TearDown() override {
-    control_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { control_.reset(); }
 
   template <class F>
   auto serve_while(F client) {
@@ -60,8 +57,9 @@ class ControlSocketTest : public ::testing::Test {
     return serve_while([&] { return control_request(path_, command, body); });
   }
 
+  test::TempDir temp_{"shoal-control"};
+  std::string dir_{temp_.path()};
   PollReactor loop_;
-  std::string dir_;
   std::string path_;
   std::string received_;
   std::unique_ptr<ControlSocket> control_;

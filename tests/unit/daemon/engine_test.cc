@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "store/blocking_store.h"
 #include "store/open_store.h"
 #include "store/uri.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -121,9 +123,7 @@ struct Config {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/shoal-engine-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_.path().empty()) << "mkdtemp: " << std::strerror(errno);
     src_ = dir_ / "src" / "data";
     auto loop = UringReactor::create();
     ASSERT_TRUE(loop.ok()) << loop.error().describe();
@@ -135,7 +135,6 @@ class EngineTest : public ::testing::Test {
     owned_store_.reset();
     loop_.reset();
     index_.reset();
-    fs::remove_all(dir_);
   }
 
   // 40 small files (0 B – 150 KB) in four directories, two large ones, and names that sort
@@ -267,7 +266,9 @@ class EngineTest : public ::testing::Test {
   }
   std::string key_of(const std::string& path) { return prefix_ + path; }
 
-  fs::path dir_, src_;
+  // First, so it goes last: every member that holds a file in it is gone by then.
+  test::TempDir temp_{"shoal-engine-test"};
+  fs::path dir_{temp_.path()}, src_;
   ObjectUri uri_;
   std::string prefix_;
   std::unique_ptr<UringReactor> loop_;

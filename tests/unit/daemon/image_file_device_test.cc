@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/poll_reactor.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -22,15 +24,12 @@ namespace {
 class ImageFileDeviceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-image-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(dir_.empty()) << "mkdtemp: " << std::strerror(errno);
     path_ = dir_ + "/image";
     bytes_.resize(3 * 4096 + 123);
     for (size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<char>(i * 7 + i / 251);
     std::ofstream(path_, std::ios::binary).write(bytes_.data(), static_cast<long>(bytes_.size()));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Issues one read and runs the loop until it completes; checks the completion was not inline.
   Status read(ImageFileDevice& device, uint64_t offset, std::vector<iovec> iov) {
@@ -41,8 +40,9 @@ class ImageFileDeviceTest : public ::testing::Test {
     return result.has_value() ? *result : Status(Error(ErrorKind::kInternal, "never completed"));
   }
 
+  test::TempDir temp_{"shoal-image"};
+  std::string dir_{temp_.path()};
   PollReactor loop_;
-  std::string dir_;
   std::string path_;
   std::vector<char> bytes_;
 };

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "common/poll_reactor.h"
+#include "support/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -74,12 +76,7 @@ std::string roundtrip(const ListenAddress& a, const std::string& request) {
 
 class MetricsServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "shoal-metrics-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()) << "mkdtemp: " << std::strerror(errno); }
 
   // Runs the loop on this thread while `client` runs on another.
   template <class F>
@@ -98,8 +95,9 @@ class MetricsServerTest : public ::testing::Test {
     return server.ok() ? std::move(*server) : nullptr;
   }
 
+  test::TempDir temp_{"shoal-metrics"};
+  std::string dir_{temp_.path()};
   PollReactor loop_;
-  std::string dir_;
   int renders_ = 0;
 };
 
