@@ -6,8 +6,8 @@
 # mode: one GET per file read, nothing ahead), `cross-file` (the default: neighbours in layout
 # order after each miss) and `hints` (the epoch's order handed over as a hint list, direct mode
 # otherwise); `curl --parallel --parallel-max 16` fetching the same objects through the same
-# proxy (unsigned, like get_bench.sh): the ceiling of that server at the readers' concurrency;
-# the same tree on a local tmpfs: the warm-epoch ceiling. Also
+# proxy (signed with SigV4 like shoal, as in get_bench.sh): the ceiling of that server at the
+# readers' concurrency; the same tree on a local tmpfs: the warm-epoch ceiling. Also
 # `find` + stat of every entry over a freshly mounted volume vs the tmpfs tree. Writes the
 # table to docs/BENCHMARKS.md (section mount-bench).
 # Usage: bench/mount_bench.sh   (env: MOUNT_BENCH_FILES=20000 MOUNT_BENCH_SIZE=102400
@@ -95,7 +95,7 @@ ENTRIES=$(count "$TREE")
 declare -A shoal_s gets_of
 curl_s=(); tmpfs_s=(); find_shoal_s=(); find_tmpfs_s=()
 for round in $(seq "$ROUNDS"); do
-  t0=$(now); curl -sS --no-progress-meter --fail --parallel --parallel-max "$THREADS" -K "$WORK/get.cfg"; t1=$(now)
+  t0=$(now); curl -sS --no-progress-meter --fail --parallel --parallel-max "$THREADS" "${CURL_SIGV4[@]}" -K "$WORK/get.cfg"; t1=$(now)
   curl_s+=("$(secs "$t0" "$t1")")
   line="round $round: curl ${curl_s[-1]} s"
   for mode in "${MODES[@]}"; do
@@ -139,10 +139,11 @@ TABLE=$WORK/table.md
   echo "modes: direct (one GET per file as it is read), cross-file (the default: after a miss, the"
   echo "next files in layout order), and a hint list holding the epoch's order (what a job that"
   echo "shuffles with a seed can hand over; direct mode otherwise). curl: \`curl --parallel"
-  echo "--parallel-max $THREADS\` over the same proxy (unsigned), the server's ceiling at the readers'"
-  echo "concurrency; tmpfs: the same tree in memory, the warm-epoch ceiling. find + stat: \`find"
-  echo "-printf '%s %T@'\` over all $ENTRIES entries, right after mounting. Best of $ROUNDS rounds,"
-  echo "interleaved. Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u +%F)."
+  echo "--parallel-max $THREADS --aws-sigv4\` over the same proxy (signed like shoal), the server's"
+  echo "ceiling at the readers' concurrency; tmpfs: the same tree in memory, the warm-epoch ceiling."
+  echo "find + stat: \`find -printf '%s %T@'\` over all $ENTRIES entries, right after mounting. Best"
+  echo "of $ROUNDS rounds, interleaved. Machine: $(nproc) cores, load average"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u +%F)."
   echo
   echo "| cold epoch, $THREADS threads | files/s | / curl | GETs |"
   echo "| --- | ---: | ---: | ---: |"
