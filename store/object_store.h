@@ -64,6 +64,10 @@ struct Body {
   std::string path;  // non-empty: read [offset, offset+length) of this file
   uint64_t offset = 0;
   uint64_t length = 0;
+  // Checksums the caller already computed (off its event loop, say); the store computes any
+  // it needs that is missing.
+  std::optional<std::string> content_md5;  // base64 of the raw MD5, as Content-MD5 carries it
+  std::optional<uint64_t> crc64;           // CRC-64/ECMA
 
   static Body from_string(std::string s) { Body b; b.data = std::move(s); return b; }
   static Body from_file(std::string path, uint64_t offset, uint64_t length) {
@@ -90,6 +94,7 @@ struct Capabilities {
   bool append = false;        // OSS AppendObject (file:// emulates it)
   bool if_match = false;      // GET honours If-Match
   bool crc64 = false;         // replies carry x-oss-hash-crc64ecma
+  bool content_md5 = false;   // uploads carry Content-MD5 (S3)
   bool list_parts = false;    // an interrupted multipart upload can be resumed
   uint64_t min_part_size = 5ull << 20;
   uint64_t max_part_size = 5ull << 30;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "store/crc64.h"
+#include "store/rest/body_digest.h"
 #include "store/transfer.h"
 
 namespace shoal {
@@ -13,28 +14,43 @@ namespace {
 
 Error integrity_error(const std::string& what) { return Error(ErrorKind::kIntegrity, what); }
 
-void put_whole(ObjectStore& store, Reactor& reactor, const FileTaken& taken, uint64_t threshold,
+// Reads a region of a spooled file on a worker for the checksums the store sends (and the
+// CRC-64 when `crc64`), then hands the body, with them, to `send` on the loop.
+void digest_then(BlockingPool& workers, const Capabilities& caps, bool crc64, Body body,
+                 std::function<void(Result<Body>)> send) {
+  workers.run<Result<Body>>(
+      [body = std::move(body), md5 = caps.content_md5, crc64]() mutable -> Result<Body> {
+        SHOAL_TRY(add_upload_digests(body, md5, crc64));
+        return std::move(body);
+      },
+      std::move(send));
+}
+
+void put_whole(ObjectStore& store, BlockingPool& workers, const FileTaken& taken,
                Done<PutReply> done) {
-  UploadOptions options;
-  options.multipart_threshold = threshold;
-  upload_file(store, reactor, taken.spool_path, taken.key, options,
-              [taken, done = std::move(done)](Result<PutReply> reply) {
-                if (!reply.ok() || !reply->crc64) return done(std::move(reply));
-                auto local = file_crc64(taken.spool_path, 0, taken.size);
-                if (!local.ok()) return done(std::move(local).error());
-                if (*local != *reply->crc64)
-                  return done(integrity_error(taken.key + ": CRC-64 of the stored object differs "
-                                                          "from the spooled file's"));
-                done(std::move(reply));
+  // The stored object's CRC-64 is checked where the store reports one.
+  Capabilities caps = store.capabilities();
+  digest_then(workers, caps, caps.crc64, Body::from_file(taken.spool_path, 0, taken.size),
+              [&store, taken, done = std::move(done)](Result<Body> body) mutable {
+                if (!body.ok()) return done(std::move(body).error());
+                std::optional<uint64_t> local = body->crc64;
+                store.put(taken.key, std::move(*body),
+                          [taken, local, done = std::move(done)](Result<PutReply> reply) {
+                            if (!reply.ok() || !reply->crc64 || !local) return done(std::move(reply));
+                            if (*reply->crc64 != *local)
+                              return done(integrity_error(taken.key + ": CRC-64 of the stored "
+                                                          "object differs from the spooled file's"));
+                            done(std::move(reply));
+                          });
               });
 }
 
 // A multipart upload driven from the journal's record of it.
 class ResumableMultipart : public std::enable_shared_from_this<ResumableMultipart> {
  public:
-  ResumableMultipart(ObjectStore& store, JournalLink& journal, const UploadSettings& settings,
-                     const UploadState& state, Done<PutReply> done)
-      : store_(store), journal_(journal), settings_(settings), taken_(state.taken),
+  ResumableMultipart(ObjectStore& store, BlockingPool& workers, JournalLink& journal,
+                     const UploadSettings& settings, const UploadState& state, Done<PutReply> done)
+      : store_(store), workers_(workers), journal_(journal), settings_(settings), taken_(state.taken),
         previous_(state.multipart), journaled_parts_(state.parts), done_(std::move(done)) {}
 
   void start() {
@@ -106,14 +122,25 @@ class ResumableMultipart : public std::enable_shared_from_this<ResumableMultipar
   void send_part(int number) {
     ++in_flight_;
     auto self = shared_from_this();
-    store_.upload_part(taken_.key, multipart_id_, number,
-                       Body::from_file(taken_.spool_path, part_offset(number), part_length(number)),
-                       [self, number](Result<PartInfo> part) { self->on_part(number, std::move(part)); });
+    // Every part's CRC-64 is journaled and checked, whatever the store reports.
+    digest_then(workers_, store_.capabilities(), true,
+                Body::from_file(taken_.spool_path, part_offset(number), part_length(number)),
+                [self, number](Result<Body> body) {
+                  if (!body.ok()) return self->on_part(number, std::move(body).error(), 0);
+                  uint64_t local = *body->crc64;
+                  self->store_.upload_part(self->taken_.key, self->multipart_id_, number,
+                                           std::move(*body),
+                                           [self, number, local](Result<PartInfo> part) {
+                                             self->on_part(number, std::move(part), local);
+                                           });
+                });
   }
 
-  void on_part(int number, Result<PartInfo> part) {
+  // `local_crc`: the spooled region's CRC-64, read when the part was sent.
+  void on_part(int number, Result<PartInfo> part, uint64_t local_crc) {
     --in_flight_;
-    Status checked = part.ok() ? check_part(number, *part) : Status(std::move(part).error());
+    Status checked =
+        part.ok() ? check_part(number, *part, local_crc) : Status(std::move(part).error());
     if (!checked.ok()) {
       if (!failed_)
         failed_ = std::move(checked).error().with_context(
@@ -130,13 +157,12 @@ class ResumableMultipart : public std::enable_shared_from_this<ResumableMultipar
 
   // The store's CRC of a part against the spooled file's, so a damaged part is caught before
   // the object is assembled.
-  Status check_part(int number, PartInfo& part) {
+  Status check_part(int number, PartInfo& part, uint64_t local_crc) {
     part.number = number;
     part.size = part_length(number);
-    SHOAL_ASSIGN(uint64_t local, file_crc64(taken_.spool_path, part_offset(number), part.size));
-    if (part.crc64 && *part.crc64 != local)
+    if (part.crc64 && *part.crc64 != local_crc)
       return integrity_error("CRC-64 mismatch between the spooled file and the store");
-    part.crc64 = local;
+    part.crc64 = local_crc;
     return {};
   }
 
@@ -166,6 +192,7 @@ class ResumableMultipart : public std::enable_shared_from_this<ResumableMultipar
   }
 
   ObjectStore& store_;
+  BlockingPool& workers_;
   JournalLink& journal_;
   UploadSettings settings_;
   FileTaken taken_;
@@ -199,11 +226,12 @@ uint64_t upload_part_size(const UploadSettings& settings, uint64_t size, const C
   return std::clamp(part, caps.min_part_size, caps.max_part_size);
 }
 
-void run_upload(ObjectStore& store, Reactor& reactor, JournalLink& journal,
+void run_upload(ObjectStore& store, BlockingPool& workers, JournalLink& journal,
                 const UploadSettings& settings, const UploadState& state, Done<PutReply> done) {
   if (state.taken.size < settings.multipart_threshold && !state.multipart)
-    return put_whole(store, reactor, state.taken, settings.multipart_threshold, std::move(done));
-  std::make_shared<ResumableMultipart>(store, journal, settings, state, std::move(done))->start();
+    return put_whole(store, workers, state.taken, std::move(done));
+  std::make_shared<ResumableMultipart>(store, workers, journal, settings, state, std::move(done))
+      ->start();
 }
 
 }  // namespace shoal

@@ -2,7 +2,8 @@
 // for large ones whose every step is journaled, so that the next attempt (in this process or
 // after a restart) resumes it: the parts the store still lists (ListParts) are kept, and where
 // the store cannot list them the old upload is aborted (best effort) and a fresh one started.
-// A failed attempt leaves the multipart upload in place for the next one.
+// A failed attempt leaves the multipart upload in place for the next one. Every body is read
+// and checksummed (Content-MD5, CRC-64) on a worker, never on the loop.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/blocking_pool.h"
 #include "common/reactor.h"
 #include "store/object_store.h"
 #include "writer/journal.h"
@@ -43,7 +45,7 @@ uint64_t upload_part_size(const UploadSettings& settings, uint64_t size, const C
 
 // Uploads `state.taken.spool_path` to `state.taken.key`; resumes state.multipart if set.
 // done receives the store's reply (etag, crc64) once the object is complete and checked.
-void run_upload(ObjectStore& store, Reactor& reactor, JournalLink& journal,
+void run_upload(ObjectStore& store, BlockingPool& workers, JournalLink& journal,
                 const UploadSettings& settings, const UploadState& state, Done<PutReply> done);
 
 }  // namespace shoal

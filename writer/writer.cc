@@ -18,9 +18,9 @@ std::string plural(uint64_t n, const char* what) {
 
 std::string ms_text(double ms) { return std::to_string(static_cast<uint64_t>(ms)); }
 
-// Captures at once: mostly waiting on fsync, which the file system batches when several come
-// together.
-constexpr int kCaptureWorkers = 4;
+// Blocking file work at once: captures mostly wait on fsync, which the file system batches
+// when several come together; checksumming upload bodies is CPU.
+constexpr int kWorkers = 4;
 
 }  // namespace
 
@@ -34,7 +34,7 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
                                        " (a commit interrupted by a crash; it was never acknowledged)");
   SHOAL_ASSIGN(Spool spool, Spool::open(config.spool, config.spool_budget));
   std::unique_ptr<Writer> w(new Writer(config, std::move(journal), std::move(spool)));
-  SHOAL_ASSIGN(w->capture_workers_, BlockingPool::create(*w->reactor_, kCaptureWorkers));
+  SHOAL_ASSIGN(w->workers_, BlockingPool::create(*w->reactor_, kWorkers));
   SHOAL_TRY(w->open_store(env));
   SHOAL_TRY(w->replay());
   SHOAL_ASSIGN(w->control_, ControlServer::listen(*w->reactor_, config.control_socket,

@@ -7,9 +7,9 @@
 // is durable remotely once the store acknowledged the complete object and its checksum matched;
 // `flush --wait` returns when every file taken before it has reached that state.
 //
-// Single-threaded: everything runs on the writer's own PollReactor, except the blocking
-// captures (link or copy, fsyncs), which run on a few worker threads and report back to the
-// loop. request_stop() is the one call that is safe from another thread or a signal handler.
+// Single-threaded: everything runs on the writer's own PollReactor, except blocking file work
+// — captures (link or copy, fsyncs) and reading bodies for their checksums — which runs on a
+// few worker threads and reports back to the loop. request_stop() is the one call that is safe from another thread or a signal handler.
 #pragma once
 
 #include <deque>
@@ -137,8 +137,9 @@ class Writer {
   JournalCommitter committer_;
   JournalLink link_;
   Spool spool_;
-  // After the spool its workers capture into, so they are joined before it goes.
-  std::unique_ptr<BlockingPool> capture_workers_;
+  // Captures and checksums (blocking file work). After the spool they capture into, so they
+  // are joined before it goes.
+  std::unique_ptr<BlockingPool> workers_;
   std::unique_ptr<ObjectStore> store_;
   UploadSettings upload_settings_;
   std::unique_ptr<ControlServer> control_;

@@ -96,7 +96,7 @@ void Writer::take(const std::string& source, const std::string& key, bool explic
   uint64_t held = identity->size;
   spool_.hold(held);
   capturing_.insert(source);
-  capture_workers_->run<Result<CapturedFile>>(
+  workers_->run<Result<CapturedFile>>(
       [&spool = spool_, from = std::string(from), id] { return spool.capture(from, id); },
       [this, id, held, source, key, landed = landing.release(),
        acked = std::move(acked)](Result<CapturedFile> captured) mutable {

@@ -52,7 +52,7 @@ void Writer::start_upload(uint64_t id) {
   const UploadState& state = journal_.state().uploads.at(id);
   auto alive = std::weak_ptr<bool>(alive_);
   if (!u.verify_first) {
-    return run_upload(*store_, *reactor_, link_, upload_settings_, state,
+    return run_upload(*store_, *workers_, link_, upload_settings_, state,
                       [this, id, alive](Result<PutReply> r) {
                         if (alive.lock()) on_attempt_done(id, std::move(r));
                       });
@@ -68,7 +68,7 @@ void Writer::start_upload(uint64_t id) {
                    if (*match) return skip_uploaded(id, **match);
                    uploads_.at(id).verify_first = false;
                    const UploadState& st = journal_.state().uploads.at(id);
-                   run_upload(*store_, *reactor_, link_, upload_settings_, st,
+                   run_upload(*store_, *workers_, link_, upload_settings_, st,
                               [this, id, alive](Result<PutReply> r) {
                                 if (alive.lock()) on_attempt_done(id, std::move(r));
                               });

@@ -54,6 +54,18 @@ Result<std::string> body_content_md5(const Body& body) {
   return base64_encode(digest.finish());
 }
 
+Status add_upload_digests(Body& body, bool md5, bool crc64) {
+  Digest digest = Digest::md5();
+  uint64_t crc = 0;
+  SHOAL_TRY(for_each_chunk(body, [&](std::string_view chunk) {
+    if (md5) digest.update(chunk);
+    if (crc64) crc = crc64_update(crc, chunk);
+  }));
+  if (md5) body.content_md5 = base64_encode(digest.finish());
+  if (crc64) body.crc64 = crc;
+  return {};
+}
+
 Result<uint64_t> body_crc64(const Body& body) {
   uint64_t crc = 0;
   SHOAL_TRY(for_each_chunk(body, [&](std::string_view chunk) { crc = crc64_update(crc, chunk); }));

@@ -239,6 +239,7 @@ Capabilities RestStore::capabilities() const {
   caps.append = oss();
   caps.if_match = true;
   caps.crc64 = oss();
+  caps.content_md5 = !oss();
   caps.list_parts = true;
   return caps;
 }
@@ -364,8 +365,13 @@ void RestStore::get(GetQuery query, Done<GetReply> done) {
 
 Result<std::optional<uint64_t>> RestStore::prepare_upload(HttpRequest& r, const Body& body) const {
   if (oss()) {
+    if (body.crc64) return body.crc64;
     SHOAL_ASSIGN(uint64_t crc, body_crc64(body));
     return std::optional<uint64_t>(crc);
+  }
+  if (body.content_md5) {
+    r.set_header("Content-MD5", *body.content_md5);
+    return std::optional<uint64_t>();
   }
   SHOAL_ASSIGN(std::string md5, body_content_md5(body));
   r.set_header("Content-MD5", md5);

@@ -3,6 +3,7 @@
 // retry budgets, truncated bodies, failed signatures, If-Match mismatches and URL-encoded or
 // paged listings. Assertions are on what went over the wire and how many requests it took,
 // never on time.
+#include "store/rest/body_digest.h"
 #include "store/rest/rest_store.h"
 
 #include <gtest/gtest.h>
@@ -254,6 +255,34 @@ TEST_F(RestStoreTest, S3PutSendsContentMd5AndNoOssHeaders) {
                                                         std::string(kKeyId) + "/"));
   for (const auto& [name, value] : sent.headers)
     EXPECT_FALSE(name.starts_with("x-oss-") || name.starts_with("X-Oss-")) << name;
+}
+
+// A caller that checksummed the body already (the writer, on a worker thread) hands the
+// digests over; the store sends them instead of reading the body again.
+TEST_F(RestStoreTest, PrecomputedDigestsAreSentAsGiven) {
+  Body body = Body::from_string("payload");
+  ASSERT_TRUE(add_upload_digests(body, true, true).ok());
+  EXPECT_EQ(body.content_md5, base64_encode(md5("payload")));
+  EXPECT_EQ(body.crc64, crc64("payload"));
+  Body crc_only = Body::from_string("payload");
+  ASSERT_TRUE(add_upload_digests(crc_only, false, true).ok());
+  EXPECT_FALSE(crc_only.content_md5.has_value());
+  EXPECT_EQ(crc_only.crc64, crc64("payload"));
+
+  serve({ok_with("", "ETag: \"s1\"\r\n")}, ObjectUri::Scheme::kS3);
+  Body marked = Body::from_string("payload");
+  marked.content_md5 = "bWFya2VkIGFzIGdpdmVuIQ==";  // not the payload's: proves it was not recomputed
+  auto sent_md5 = run<PutReply>([&](Done<PutReply> d) { store_->put("k", marked, d); });
+  ASSERT_TRUE(sent_md5.ok()) << sent_md5.error().describe();
+  ASSERT_NE(server_->received().at(0).header("Content-MD5"), nullptr);
+  EXPECT_EQ(*server_->received().at(0).header("Content-MD5"), "bWFya2VkIGFzIGdpdmVuIQ==");
+
+  serve({ok_with("", crc_header(12345))});
+  Body crc_given = Body::from_string("payload");
+  crc_given.crc64 = 12345;  // the server "stored" 12345: it matches what the caller said
+  auto checked = run<PutReply>([&](Done<PutReply> d) { store_->put("k", crc_given, d); });
+  ASSERT_TRUE(checked.ok()) << checked.error().describe();
+  EXPECT_EQ(checked->crc64, 12345u);
 }
 
 TEST_F(RestStoreTest, OssRangedGetAsksForStandardRangeBehaviour) {
