@@ -171,9 +171,9 @@ PY
   echo "journal with one fdatasync per group of takes), then \`shoal writer flush --wait\`; by"
   echo "default files from 64 MiB go multipart (parts CRC-64-checked locally); the one-PUT row raises"
   echo "\`multipart_threshold\` above the file. Per file the writer also hashes the body for"
-  echo "Content-MD5 and records its completion durably: work curl does not do, and what the"
-  echo "small-file gap is made of. On s3rver a multipart upload is slower than one PUT whoever"
-  echo "drives it: completing one re-reads and re-hashes every part."
+  echo "Content-MD5 and records its completion durably: work curl does not do. On s3rver a"
+  echo "multipart upload is slower than one PUT whoever drives it: completing one re-reads and"
+  echo "re-hashes every part. Rounds vary by ±15 % on this shared machine."
   echo "MB = 10^6 bytes. Machine: $(nproc) cores, load average $LOAD_BEFORE before and"
   echo "$LOAD_AFTER after, $(date -u +%F)."
   echo
