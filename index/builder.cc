@@ -153,32 +153,18 @@ erofs::Timestamp to_timestamp(int64_t ns) {
   return {sec, static_cast<uint32_t>(rem)};
 }
 
-std::string iso_time(int64_t unix_seconds) {
-  std::time_t t = unix_seconds;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string build_info(const BuildOptions& options, const BuildReport& report, int64_t now) {
-  std::string out;
-  auto line = [&](std::string_view k, const std::string& v) {
-    out.append(k).append(": ").append(v).append("\n");
-  };
-  line("source", options.source);
-  line("prefix", options.prefix);
-  line("built", iso_time(now));
-  line("objects", std::to_string(report.objects));
-  line("files", std::to_string(report.files));
-  line("directories", std::to_string(report.directories));
-  line("skipped", std::to_string(report.skipped.size()));
-  line("outside-prefix", std::to_string(report.outside_prefix));
-  line("keep-mtime", options.keep_mtime ? "true" : "false");
-  for (const SkippedKey& s : report.skipped)
-    out.append("skipped: ").append(to_string(s.reason)).append("\t").append(s.key).append("\n");
-  return out;
+BuildInfo build_info(const BuildOptions& options, const BuildReport& report, int64_t now) {
+  BuildInfo info;
+  info.source = options.source;
+  info.prefix = options.prefix;
+  info.built_unix = now;
+  info.objects = report.objects;
+  info.files = report.files;
+  info.directories = report.directories;
+  info.outside_prefix = report.outside_prefix;
+  info.keep_mtime = options.keep_mtime;
+  info.skipped = report.skipped;
+  return info;
 }
 
 // Keys in the index are relative to the prefix: rebase the accepted objects' key references.

@@ -10,6 +10,7 @@
 
 #include "common/poll_reactor.h"
 #include "common/result.h"
+#include "index/build_info.h"
 #include "index/index_file.h"
 #include "index/keys.h"
 #include "store/object_store.h"
@@ -48,11 +49,6 @@ struct BuildOptions {
   bool keep_mtime = false;      // extended inodes carrying each object's mtime
   int list_concurrency = 16;    // list requests in flight
   std::function<void(const BuildProgress&)> progress;  // called at most every ~100 ms
-};
-
-struct SkippedKey {
-  SkipReason reason;
-  std::string key;
 };
 
 struct BuildReport {

@@ -137,11 +137,12 @@ Status write_sections(int fd, const std::string& tmp, const IndexContents& c) {
   if (metadata_bytes != uint64_t{c.summary.metadata_blocks} * kBlockSize)
     return Error(ErrorKind::kInternal, "index metadata size does not match its block count");
   SHOAL_TRY(w.end(false));
+  const std::string build_info = encode_build_info(c.build_info);
   const std::pair<SectionKind, std::span<const char>> rest[] = {
       {SectionKind::kExtents, std::span(reinterpret_cast<const char*>(c.extents.data()), c.extents.size_bytes())},
       {SectionKind::kObjects, std::span(reinterpret_cast<const char*>(c.objects.data()), c.objects.size_bytes())},
       {SectionKind::kStrings, c.strings},
-      {SectionKind::kBuildInfo, std::span(c.build_info.data(), c.build_info.size())},
+      {SectionKind::kBuildInfo, std::span(build_info.data(), build_info.size())},
   };
   for (size_t i = 0; i < std::size(rest); ++i) {
     SHOAL_TRY(w.begin(rest[i].first));
@@ -213,7 +214,7 @@ IndexFile& IndexFile::operator=(IndexFile&& other) noexcept {
     extents_ = other.extents_;
     objects_ = other.objects_;
     strings_ = other.strings_;
-    build_info_ = other.build_info_;
+    build_info_ = std::move(other.build_info_);
   }
   return *this;
 }
@@ -291,7 +292,8 @@ Status IndexFile::validate(Verify verify) {
   extents_ = {reinterpret_cast<const Extent*>(bytes(1).data()), h.extent_count};
   objects_ = {reinterpret_cast<const ObjectRecord*>(bytes(2).data()), h.object_count};
   strings_ = {reinterpret_cast<const char*>(bytes(3).data()), bytes(3).size()};
-  build_info_ = {reinterpret_cast<const char*>(bytes(4).data()), bytes(4).size()};
+  SHOAL_ASSIGN(build_info_, decode_build_info({reinterpret_cast<const char*>(bytes(4).data()),
+                                                bytes(4).size()}));
   return {};
 }
 

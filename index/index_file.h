@@ -1,11 +1,11 @@
-// The shoal index file ("SHIX", format version 1): one little-endian file, mmapped and used in
+// The shoal index file ("SHIX", format version 2): one little-endian file, mmapped and used in
 // place. Layout and rules are in docs/index-format.md.
 //
 //   [header: 4096 bytes][section][section]…   every section starts on a 4096-byte boundary
 //
 // Sections: EROFS metadata blocks verbatim, the extent table (block → object, sorted by
 // block), the object table (fixed-size records), the string pool (keys and ETags) and the
-// build info (text). Each has an xxh3-64 checksum in the header's section table.
+// build info (typed fields, index/build_info.h). Each has an xxh3-64 checksum in the header's section table.
 #pragma once
 
 #include <cstdint>
@@ -16,18 +16,19 @@
 #include <vector>
 
 #include "common/result.h"
+#include "index/build_info.h"
 
 namespace shoal::index {
 
 inline constexpr uint32_t kBlockSize = 4096;
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 enum class SectionKind : uint32_t {
   kMetadata = 1,   // EROFS metadata region: the first metadata_blocks of the device
   kExtents = 2,    // Extent[], sorted by first_block, one per non-empty file
   kObjects = 3,    // ObjectRecord[], indexed by object id
   kStrings = 4,    // bytes referenced by ObjectRecord
-  kBuildInfo = 5,  // UTF-8 text, "key: value" lines then "skipped: <reason>\t<key>" lines
+  kBuildInfo = 5,  // tagged fields: index/build_info.h
 };
 std::string_view section_name(SectionKind kind);
 
@@ -75,7 +76,7 @@ struct IndexContents {
   std::span<const Extent> extents;
   std::span<const ObjectRecord> objects;
   std::span<const char> strings;
-  std::string build_info;
+  BuildInfo build_info;
 };
 
 // Writes atomically: a temporary file beside `path`, fsynced, then renamed over it.
@@ -101,7 +102,7 @@ class IndexFile {
   std::span<const uint8_t> metadata() const { return metadata_; }
   std::span<const Extent> extents() const { return extents_; }
   std::span<const ObjectRecord> objects() const { return objects_; }
-  std::string_view build_info() const { return build_info_; }
+  const BuildInfo& build_info() const { return build_info_; }
   uint64_t file_bytes() const { return size_; }
 
   // Per-entry checks that open() skips: extents sorted, in the data region and naming real
@@ -130,7 +131,7 @@ class IndexFile {
   std::span<const Extent> extents_;
   std::span<const ObjectRecord> objects_;
   std::span<const char> strings_;
-  std::string_view build_info_;
+  BuildInfo build_info_;
 };
 
 }  // namespace shoal::index

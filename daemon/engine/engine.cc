@@ -11,18 +11,6 @@ void log_to_stderr(std::string_view line) {
   std::fprintf(stderr, "shoal engine: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
-// The value of a "key: value" line of the index's build info ("" when absent).
-std::string build_info_value(std::string_view info, std::string_view key) {
-  while (!info.empty()) {
-    size_t end = std::min(info.find('\n'), info.size());
-    std::string_view line = info.substr(0, end);
-    if (line.starts_with(key) && line.substr(key.size()).starts_with(": "))
-      return std::string(line.substr(key.size() + 2));
-    info.remove_prefix(std::min(end + 1, info.size()));
-  }
-  return {};
-}
-
 engine::FetchGeometry geometry_of(const EngineOptions& options) {
   return engine::FetchGeometry{options.whole_object_max, options.chunk_size};
 }
@@ -65,9 +53,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const index::IndexFile& index, Ob
                                                EngineOptions options, Metrics& metrics) {
   SHOAL_TRY(validate(options, cache.budget()));
   if (!options.log) options.log = log_to_stderr;
-  std::string prefix = build_info_value(index.build_info(), "prefix");
   std::unique_ptr<Engine> engine(
-      new Engine(index, store, cache, reactor, options, metrics, std::move(prefix)));
+      new Engine(index, store, cache, reactor, options, metrics, index.build_info().prefix));
   if (!options.hints.empty()) {
     HintReport report = engine->set_hints(options.hints);
     if (!report.unknown.empty()) {

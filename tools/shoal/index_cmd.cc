@@ -11,6 +11,7 @@
 #include <set>
 
 #include "index/builder.h"
+#include "index/erofs/metadata_reader.h"
 #include "index/index_file.h"
 #include "store/uri.h"
 #include "tools/shoal/commands.h"
@@ -132,37 +133,40 @@ int run_info(const IndexOptions& o) {
               static_cast<unsigned long long>(s.device_blocks), s.metadata_blocks);
   std::printf("objects:    %llu (%llu with data)\n", static_cast<unsigned long long>(s.object_count),
               static_cast<unsigned long long>(s.extent_count));
-  std::string_view info = file->build_info();
+  std::string info = index::describe(file->build_info());
   std::fwrite(info.data(), 1, info.size(), stdout);
   return 0;
 }
 
-// The volume's paths are the keys relative to the prefix, so the object table alone answers
-// "what is in this directory": immediate children of PATH, directories first marked with '/'.
+// Lists a directory the way the kernel will see it: through the index's EROFS metadata, so
+// the answer costs one directory's entries, not a scan of every object. Directories first,
+// marked with '/', then files with their sizes, each group in EROFS (byte) order.
+Status list_directory(const IndexFile& file, const std::string& path) {
+  SHOAL_ASSIGN(auto reader, erofs::MetadataReader::open(file.metadata()));
+  SHOAL_ASSIGN(erofs::InodeInfo dir, reader.lookup(path));
+  if (!dir.is_directory())
+    return Error(ErrorKind::kInvalidArgument, "/" + path + " is a file, not a directory");
+  SHOAL_ASSIGN(auto entries, reader.list(dir));
+  for (const erofs::DirectoryEntry& e : entries)
+    if (e.file_type == erofs::kFileTypeDirectory && e.name != "." && e.name != "..")
+      std::printf("%12s  %.*s/\n", "DIR", static_cast<int>(e.name.size()), e.name.data());
+  for (const erofs::DirectoryEntry& e : entries) {
+    if (e.file_type == erofs::kFileTypeDirectory) continue;
+    SHOAL_ASSIGN(erofs::InodeInfo inode, reader.inode(e.nid));
+    std::printf("%12llu  %.*s\n", static_cast<unsigned long long>(inode.size),
+                static_cast<int>(e.name.size()), e.name.data());
+  }
+  return {};
+}
+
 int run_ls(const IndexOptions& o) {
   auto file = open_index(o.file);
   if (!file.ok()) return report_failure("index ls", file.error());
   std::string dir = o.path;
   while (!dir.empty() && dir.front() == '/') dir.erase(0, 1);
-  if (!dir.empty() && dir.back() != '/') dir.push_back('/');
-  std::map<std::string, const index::ObjectRecord*> files;
-  std::set<std::string> dirs;
-  bool found = dir.empty();
-  for (const index::ObjectRecord& r : file->objects()) {
-    if (r.flags & index::kObjectNotInVolume) continue;
-    std::string_view key = file->key(r);
-    if (!key.starts_with(dir)) continue;
-    found = true;
-    std::string_view rest = key.substr(dir.size());
-    if (rest.empty()) continue;
-    size_t slash = rest.find('/');
-    if (slash != std::string_view::npos) dirs.emplace(rest.substr(0, slash));
-    else files.emplace(std::string(rest), &r);
-  }
-  if (!found) return report_failure("index ls", Error(ErrorKind::kNotFound, "no directory /" + dir + " in " + o.file));
-  for (const std::string& d : dirs) std::printf("%12s  %s/\n", "DIR", d.c_str());
-  for (const auto& [name, r] : files)
-    std::printf("%12llu  %s\n", static_cast<unsigned long long>(r->size), name.c_str());
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  Status listed = list_directory(*file, dir);
+  if (!listed.ok()) return report_failure("index ls " + o.file, listed.error());
   return 0;
 }
 
@@ -175,19 +179,6 @@ int run_verify(const IndexOptions& o) {
               o.file.c_str(), 5, static_cast<unsigned long long>(file->summary().extent_count),
               static_cast<unsigned long long>(file->summary().object_count));
   return 0;
-}
-
-std::string build_info_value(std::string_view info, std::string_view key) {
-  std::string needle = std::string(key) + ": ";
-  size_t pos = 0;
-  while (pos < info.size()) {
-    size_t end = info.find('\n', pos);
-    if (end == std::string_view::npos) end = info.size();
-    std::string_view line = info.substr(pos, end - pos);
-    if (line.starts_with(needle)) return std::string(line.substr(needle.size()));
-    pos = end + 1;
-  }
-  return {};
 }
 
 Status pwrite_all(int fd, const char* data, size_t len, uint64_t offset) {
@@ -265,8 +256,8 @@ Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingS
 int run_export(const IndexOptions& o) {
   auto file = open_index(o.file);
   if (!file.ok()) return report_failure("index export", file.error());
-  std::string source = build_info_value(file->build_info(), "source");
-  std::string prefix = build_info_value(file->build_info(), "prefix");
+  const std::string& source = file->build_info().source;
+  const std::string& prefix = file->build_info().prefix;
   int exit_code = 0;
   auto opened = open_from_args(source, o.store, exit_code);
   if (!opened) return exit_code;

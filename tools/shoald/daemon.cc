@@ -29,15 +29,6 @@
 namespace shoal::daemon {
 namespace {
 
-// The value of a "key: value" line of an index's build info ("" when absent).
-std::string build_info_value(std::string_view info, std::string_view key) {
-  std::istringstream lines{std::string(info)};
-  std::string prefix = std::string(key) + ": ";
-  for (std::string line; std::getline(lines, line);)
-    if (line.starts_with(prefix)) return line.substr(prefix.size());
-  return {};
-}
-
 // Volume paths, one a line; blank lines and '#' comments skipped.
 std::vector<std::string> parse_path_list(std::string_view text) {
   std::vector<std::string> paths;
@@ -200,7 +191,7 @@ Status Daemon::open_engine() {
   const VolumeConfig& v = settings_.volume;
   SHOAL_ASSIGN(index::IndexFile index, index::IndexFile::open(v.index_path));
   index_.emplace(std::move(index));
-  source_ = v.source.empty() ? build_info_value(index_->build_info(), "source") : v.source;
+  source_ = v.source.empty() ? index_->build_info().source : v.source;
   if (source_.empty())
     return Error(ErrorKind::kInvalidArgument,
                  "index " + v.index_path + " records no source: give --source URI");

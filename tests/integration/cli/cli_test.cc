@@ -95,6 +95,35 @@ TEST_F(ShoalCli, LsRecursiveShowsFullKeys) {
   EXPECT_EQ(r.out.find("PRE"), std::string::npos);
 }
 
+// `index ls` reads the index's EROFS directories (what the kernel will show), and `index
+// info` prints the typed build info.
+TEST_F(ShoalCli, IndexLsAndInfoDescribeTheVolume) {
+  std::string index = (dir_ / "v.shix").string();
+  CliRun built = shoal({"index", "build", uri("data/"), "-o", index});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+
+  CliRun root = shoal({"index", "ls", index});
+  ASSERT_EQ(root.exit_code, 0) << root.err;
+  EXPECT_EQ(root.out, std::string(9, ' ') + "DIR  sub/\n" + std::string(11, ' ') + "6  a.txt\n" +
+                          std::string(11, ' ') + "0  zero\n");
+  CliRun sub = shoal({"index", "ls", index, "/sub/"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  EXPECT_EQ(sub.out, std::string(10, ' ') + "10  digits.bin\n");
+
+  CliRun missing = shoal({"index", "ls", index, "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
+  CliRun file = shoal({"index", "ls", index, "a.txt"});
+  EXPECT_NE(file.exit_code, 0);
+  EXPECT_NE(file.err.find("not a directory"), std::string::npos) << file.err;
+
+  CliRun info = shoal({"index", "info", index});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("source: " + uri("data/") + "\n"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("files: 3\n"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("directories: 2\n"), std::string::npos) << info.out;
+}
+
 TEST_F(ShoalCli, CatWritesTheObjectOrARange) {
   CliRun whole = shoal({"cat", uri("data/sub/digits.bin")});
   ASSERT_EQ(whole.exit_code, 0) << whole.err;

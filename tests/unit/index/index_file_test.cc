@@ -31,7 +31,8 @@ struct SmallIndex {
     c.extents = extents;
     c.objects = objects;
     c.strings = std::span(strings.data(), strings.size());
-    c.build_info = "source: file:///x\nobjects: 3\n";
+    c.build_info.source = "file:///x";
+    c.build_info.objects = 3;
     return c;
   }
 };
@@ -70,7 +71,8 @@ TEST_F(IndexFileTest, RoundTripsEverySection) {
   EXPECT_EQ(file->key(file->objects()[1]), "empty");
   EXPECT_EQ(file->etag(file->objects()[2]), "etag-b");
   EXPECT_EQ(file->metadata()[kBlockSize + 7], 0xAB);
-  EXPECT_EQ(file->build_info(), "source: file:///x\nobjects: 3\n");
+  EXPECT_EQ(file->build_info().source, "file:///x");
+  EXPECT_EQ(file->build_info().objects, 3u);
   EXPECT_TRUE(file->check_entries().ok());
 }
 
