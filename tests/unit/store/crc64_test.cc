@@ -40,8 +40,7 @@ std::string random_bytes(size_t n, uint64_t seed) {
 TEST(Crc64, PublishedVectors) {
   std::ifstream in(kVectorFile);
   ASSERT_TRUE(in.good()) << "cannot read " << kVectorFile
-                         << ": the test vectors live in ../shared/testvectors beside the "
-                            "checkout (SHOAL_TESTVECTORS)";
+                         << ": the test vectors live in tests/vectors (SHOAL_TESTVECTORS)";
   nlohmann::json cases = nlohmann::json::parse(in).at("crc64_ecma").at("cases");
   ASSERT_EQ(cases.size(), 4u);
   for (const auto& c : cases) {

@@ -29,8 +29,7 @@ const fs::path kVectorFile = fs::path(SHOAL_TESTVECTORS) / "oss-signing.json";
 json load_vectors() {
   std::ifstream in(kVectorFile);
   EXPECT_TRUE(in.good()) << "cannot read " << kVectorFile
-                         << ": the test vectors live in ../shared/testvectors beside the "
-                            "checkout (SHOAL_TESTVECTORS)";
+                         << ": the test vectors live in tests/vectors (SHOAL_TESTVECTORS)";
   if (!in.good()) return json::object();
   return json::parse(in);
 }

@@ -40,7 +40,7 @@ const std::map<std::string, std::string> kSkipped = {};
 
 std::string missing_vectors_message() {
   return "test vectors not found at " + kVectors.string() +
-         ": they live in ../shared/testvectors beside the checkout (SHOAL_TESTVECTORS)";
+         ": they live in tests/vectors (SHOAL_TESTVECTORS)";
 }
 
 std::string read_file(const fs::path& path) {
