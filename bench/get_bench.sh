@@ -29,7 +29,7 @@ SHOAL_ARGS=(--endpoint "http://127.0.0.1:$S3_PORT" --region us-east-1)
 best() { sort -g | tail -1; }
 TABLE=$WORK/table.md
 {
-  echo "## Concurrent GETs of small objects (issue 2)"
+  echo "## Concurrent GETs of small objects"
   echo
   echo "\`bench/get_bench.sh\`: $OBJECTS objects of $SIZE bytes on s3rver 3.7.1 (Node, single"
   echo "process) on loopback; each client fetches every object once per round, $ROUNDS rounds"

@@ -11,7 +11,7 @@ trap 'stop_s3rver; rm -rf "$WORK"' EXIT
 
 TABLE=$WORK/manifest.md
 {
-  echo "## Index build from a manifest (issue 3)"
+  echo "## Index build from a manifest"
   echo
   echo "\`bench/index_bench.sh\`: \`shoal index build s3://bucket/train/ --from-manifest M\` on"
   echo "ImageNet-like keys (\`train/nXXXXXXXX/nXXXXXXXX_NNNNN.JPEG\`, 1,000 directories, 20–200 KB)."
@@ -77,7 +77,7 @@ MEMORY_PROXY=$DELAYED_PORT
 
 LIST=$WORK/list.md
 {
-  echo "## Parallel vs sequential listing (issue 3)"
+  echo "## Parallel vs sequential listing"
   echo
   echo "\`bench/index_bench.sh\`: \`shoal index build s3://bench/data/\` over $OBJECTS objects in"
   echo "1,000 directories, through \`bench/delay_proxy.py\` (+10 ms per request), one run each, side"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A cold epoch through `shoal mount` (issue 4): s3rver behind bench/delay_proxy.py (10 ms per
+# A cold epoch through `shoal mount`: s3rver behind bench/delay_proxy.py (10 ms per
 # request), FILES files of SIZE bytes in 100 directories, read whole in one random order by 16
 # threads (bench/read_files.py). Side by side in one run: a fresh `shoal mount` (FUSE image,
 # Release build, index built from the listing) in each prefetch mode of MODES: `none` (direct
@@ -130,7 +130,7 @@ declare -A mode_name=([none]="direct (\`--prefetch none\`)" [cross-file]="cross-
                       [hints]="the epoch's order as a hint list")
 TABLE=$WORK/table.md
 {
-  echo "## A cold epoch through \`shoal mount\` (issue 4)"
+  echo "## A cold epoch through \`shoal mount\`"
   echo
   echo "\`bench/mount_bench.sh\`: $FILES files of $SIZE bytes in 100 directories on s3rver 3.7.1"
   echo "behind \`bench/delay_proxy.py\` ($DELAY_MS ms per request), read whole, once each, in one"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Block transports side by side (issue 6): the same volume read through ublk (shoald inside a
+# Block transports side by side: the same volume read through ublk (shoald inside a
 # QEMU guest), the guest's kernel NBD client (shoald's NBD server on the host) and
 # vhost-user-blk (shoald on the host, the guest's /dev/vda), in one guest boot. After a warm-up
 # pass per device every read is a daemon cache hit; bench/blkread.c then measures random 4 KiB
@@ -57,7 +57,7 @@ where = {"ublk": "in the guest (`/dev/ublkb0`)",
          "nbd": "host, NBD over QEMU user networking (`/dev/nbd0`)",
          "vhost-user-blk": "host, guest RAM shared (`/dev/vda`)"}
 with open(out, "w") as f:
-    f.write(f"""## Block transports in a QEMU guest (issue 6)
+    f.write(f"""## Block transports in a QEMU guest
 
 `bench/transport_bench.sh`: one volume (an index over a `file://` data set of {data_mib} MiB in
 256 KiB files) served to one QEMU guest three ways at once, each by its own `shoald` (Release

@@ -160,7 +160,7 @@ print(f"| {files} × {file_kib} KiB | {files / sc:.0f} files/s, {mb(small_mib, s
       f"{files / sw:.0f} files/s, {mb(small_mib, sw):.0f} MB/s | {sc / sw:.2f} |")
 PY
 {
-  echo "## Uploads: shoal writer vs curl (issue 5)"
+  echo "## Uploads: shoal writer vs curl"
   echo
   echo "\`bench/writer_bench.sh\`: uploads to s3rver 3.7.1 (Node, single process) on loopback,"
   echo "$N in flight for both clients, $ROUNDS rounds interleaved, best round shown. curl PUTs"
