@@ -65,6 +65,7 @@ PY
 FAST_PORT=$(free_port); SLOW_PORT=$(free_port)
 cat >"$WORK/nginx.conf" <<END
 load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+user root;  # the work directory is private to root
 worker_processes 1;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx.error.log;
@@ -227,10 +228,11 @@ if [[ $PERF == 1 ]] && command -v perf >/dev/null; then
   kill -INT "$PERF_PID"; wait "$PERF_PID" || true
   "$SHOAL" umount "$MNT" >/dev/null
   perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 1.5 \
-    2>/dev/null | grep -E '^ +[0-9.]+%' | head -20 | sed 's/ \+$//' >"$PROFILE"
+    2>/dev/null | grep -E '^ +[0-9.]+%' | head -20 | sed -E 's/( +-)+ *$//; s/ +$//' >"$PROFILE"
 fi
 
-python3 - "$RESULTS" "$ROOT/docs/fast_store_bench.png" <<'PY'
+# Debian's python3, which has matplotlib (a python3 earlier on PATH may not).
+/usr/bin/python3 - "$RESULTS" "$ROOT/docs/fast_store_bench.png" <<'PY'
 import csv, sys
 import matplotlib
 matplotlib.use("Agg")
