@@ -1,6 +1,8 @@
-// Access keys. Never printed: describe() and operator<< show only a redacted form.
+// Access keys. Never printed: redacted() and operator<< show only enough to tell keys apart,
+// so a key streamed into a log line by mistake cannot leak.
 #pragma once
 
+#include <ostream>
 #include <string>
 
 namespace shoal {
@@ -15,6 +17,10 @@ struct Credentials {
   std::string redacted() const {
     if (access_key_id.empty()) return "(anonymous)";
     return access_key_id.substr(0, 4) + "…(redacted)";
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Credentials& c) {
+    return out << c.redacted();
   }
 };
 
