@@ -7,7 +7,7 @@
 
 #include "index/erofs/format.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 // Ids and name offsets are 32-bit to keep a node at 24 bytes; these are the resulting caps.
@@ -158,4 +158,4 @@ Status FileTree::sort_children_and_find_duplicates() {
   return {};
 }
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

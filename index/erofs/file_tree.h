@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 
 using NodeId = uint32_t;
 inline constexpr NodeId kRootNode = 0;
@@ -120,4 +120,4 @@ void FileTree::visit_depth_first(Visit&& visit) const {
   }
 }
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstring>
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 constexpr uint32_t kCrc32cPolynomialReflected = 0x82F63B78;
@@ -36,4 +36,4 @@ uint32_t super_block_checksum(std::span<const uint8_t, kBlockSize> first_block) 
   return crc32c(~0u, copy);
 }
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 
 static_assert(std::endian::native == std::endian::little,
               "the EROFS structures are written verbatim and EROFS is little-endian");
@@ -170,4 +170,4 @@ uint32_t crc32c(uint32_t crc, std::span<const uint8_t> data);
 // it when EROFS_FEATURE_COMPAT_SB_CHKSUM is set.
 uint32_t super_block_checksum(std::span<const uint8_t, kBlockSize> first_block);
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -7,7 +7,7 @@
 
 #include "index/erofs/format.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 // The inode table starts right after the super block, inside block 0 (meta_blkaddr 0), as
@@ -398,4 +398,4 @@ Result<uint32_t> assign_data_blocks_contiguously(FileTree& tree, uint32_t first_
   return static_cast<uint32_t>(next);
 }
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -21,7 +21,7 @@
 #include "common/result.h"
 #include "index/erofs/file_tree.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 
 struct ImageOptions {
   // Give every entry that has an mtime an extended inode carrying it; otherwise all entries
@@ -88,4 +88,4 @@ class ImageWriter {
 // extent), or an error naming the file that would pass the 16 TiB cap.
 Result<uint32_t> assign_data_blocks_contiguously(FileTree& tree, uint32_t first_block);
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

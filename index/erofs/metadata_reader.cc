@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 Error corrupt(std::string message) { return Error(ErrorKind::kCorrupt, std::move(message)); }
@@ -181,4 +181,4 @@ Result<InodeInfo> MetadataReader::lookup(std::string_view path) const {
   return current;
 }
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -13,7 +13,7 @@
 #include "index/erofs/file_tree.h"
 #include "index/erofs/format.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 
 struct InodeInfo {
   uint64_t nid = 0;
@@ -61,4 +61,4 @@ class MetadataReader {
   SuperBlock super_block_;
 };
 
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

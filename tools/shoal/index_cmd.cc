@@ -142,17 +142,17 @@ int run_info(const IndexOptions& o) {
 // the answer costs one directory's entries, not a scan of every object. Directories first,
 // marked with '/', then files with their sizes, each group in EROFS (byte) order.
 Status list_directory(const IndexFile& file, const std::string& path) {
-  SHOAL_ASSIGN(auto reader, erofs::MetadataReader::open(file.metadata()));
-  SHOAL_ASSIGN(erofs::InodeInfo dir, reader.lookup(path));
+  SHOAL_ASSIGN(auto reader, index::erofs::MetadataReader::open(file.metadata()));
+  SHOAL_ASSIGN(index::erofs::InodeInfo dir, reader.lookup(path));
   if (!dir.is_directory())
     return Error(ErrorKind::kInvalidArgument, "/" + path + " is a file, not a directory");
   SHOAL_ASSIGN(auto entries, reader.list(dir));
-  for (const erofs::DirectoryEntry& e : entries)
-    if (e.file_type == erofs::kFileTypeDirectory && e.name != "." && e.name != "..")
+  for (const index::erofs::DirectoryEntry& e : entries)
+    if (e.file_type == index::erofs::kFileTypeDirectory && e.name != "." && e.name != "..")
       std::printf("%12s  %.*s/\n", "DIR", static_cast<int>(e.name.size()), e.name.data());
-  for (const erofs::DirectoryEntry& e : entries) {
-    if (e.file_type == erofs::kFileTypeDirectory) continue;
-    SHOAL_ASSIGN(erofs::InodeInfo inode, reader.inode(e.nid));
+  for (const index::erofs::DirectoryEntry& e : entries) {
+    if (e.file_type == index::erofs::kFileTypeDirectory) continue;
+    SHOAL_ASSIGN(index::erofs::InodeInfo inode, reader.inode(e.nid));
     std::printf("%12llu  %.*s\n", static_cast<unsigned long long>(inode.size),
                 static_cast<int>(e.name.size()), e.name.data());
   }

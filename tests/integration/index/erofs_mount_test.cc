@@ -28,7 +28,7 @@
 #include "support/mounts.h"
 #include "support/temp_dir.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 constexpr uint64_t kGiB = 1ull << 30;
@@ -300,4 +300,4 @@ TEST_F(ErofsMountTest, KernelMountsWhatFsckAccepts) {
 }
 
 }  // namespace
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

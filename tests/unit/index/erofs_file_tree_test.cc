@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 TEST(ErofsNameOrder, IsUnsignedByteOrderWithPrefixesFirst) {
@@ -123,4 +123,4 @@ TEST(ErofsFileTree, PermissionsAndMtimes) {
 }
 
 }  // namespace
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 TEST(ErofsFormat, ConstantsMatchTheKernelHeader) {
@@ -164,4 +164,4 @@ TEST(ErofsFormat, SuperBlockChecksumMatchesMkfsErofs) {
 }
 
 }  // namespace
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs

@@ -13,7 +13,7 @@
 #include "index/erofs/format.h"
 #include "index/erofs/metadata_reader.h"
 
-namespace shoal::erofs {
+namespace shoal::index::erofs {
 namespace {
 
 constexpr uint64_t kGiB = 1ull << 30;
@@ -371,4 +371,4 @@ TEST(ErofsImageWriter, InodesNeverStraddleBlocks) {
 }
 
 }  // namespace
-}  // namespace shoal::erofs
+}  // namespace shoal::index::erofs
