@@ -619,9 +619,9 @@ void register_mount(CLI::App& app, int& exit_code) {
   cmd->add_option("--prefetch", o->prefetch, "cross-file, or none (direct mode)");
   cmd->add_option("--metrics", o->metrics, "Prometheus endpoint: 127.0.0.1:9109 or unix:PATH");
   cmd->add_option("--ublk-queues", o->ublk_queues, "ublk: hardware queues (default 1)")
-      ->check(CLI::Range(1, int{FrontendOptions::kUblkMaxQueues}));
+      ->check(CLI::Range(1, int{UblkOptions::kMaxQueues}));
   cmd->add_option("--ublk-depth", o->ublk_depth, "ublk: requests in flight per queue (default 128)")
-      ->check(CLI::Range(1, int{FrontendOptions::kUblkMaxQueueDepth}));
+      ->check(CLI::Range(1, int{UblkOptions::kMaxQueueDepth}));
   cmd->add_option("--index-dir", o->index_dir,
                   "Where indexes built from a URI go (default $SHOAL_INDEX_DIR, else "
                   "/var/lib/shoal)");
