@@ -2,9 +2,15 @@
 // FUSE image, ublk and vhost-user-blk. This interface is the whole "ops table" the
 // daemon core sees, so the core never knows which transport it serves (the ublksrv habit).
 //
-// Threading: a frontend lives on one Reactor thread. start(), stop() and describe() are called
-// on that thread, and every callback a frontend registers runs there too. A frontend creates
-// no threads of its own unless a library forces one, and then says so in its header.
+// Beside it, the transport table (FrontendType, one entry per transport) describes each
+// transport once: its options struct, [frontend] keys, shoald flags, how the host attaches to
+// it, when "auto" picks it, and its factory. The config reader, shoald's command line and the
+// mount library learn about transports only from the table, so adding one touches nothing else.
+//
+// Threading: a frontend lives on one Reactor thread. start(), stop(), describe() and
+// attach_path() are called on that thread, and every callback a frontend registers runs there
+// too. A frontend creates no threads of its own unless a library forces one, and then says so
+// in its header. The table is constant data: read it from any thread.
 #pragma once
 
 #include <chrono>
