@@ -2,8 +2,6 @@
 
 #include "common/toml_config.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -124,44 +122,51 @@ Status read_prefetch(std::string_view key, const toml::node& v, std::string_view
   return {};
 }
 
-// NBD's TCP listener is off unless the file sets a port or an address.
-struct TcpSetting {
-  std::optional<std::string> address;
-  std::optional<uint16_t> port;
-};
-
+// The [frontend] keys come from the transport table: `kind` names a transport, every other
+// key is some transport's setting (a key two transports share is applied to both).
 Status read_frontend(std::string_view key, const toml::node& v, std::string_view where,
-                     VolumeConfig& c, TcpSetting& tcp) {
-  FrontendOptions& f = c.frontend_options;
+                     VolumeConfig& c) {
   if (key == "kind") {
     SHOAL_ASSIGN(c.frontend, read_string(v, where));
-    const std::vector<std::string_view> known = {"auto", "fuse", "nbd", "ublk", "vhost-user-blk"};
-    if (std::find(known.begin(), known.end(), c.frontend) == known.end())
-      return config_error(where, "must be \"auto\", \"fuse\", \"nbd\", \"ublk\" or "
-                                 "\"vhost-user-blk\"");
-  } else if (key == "mountpoint") {
-    SHOAL_ASSIGN(f.mount_point, read_string(v, where));
-  } else if (key == "socket") {
-    SHOAL_ASSIGN(f.unix_socket, read_string(v, where));
-  } else if (key == "address") {
-    SHOAL_ASSIGN(tcp.address, read_string(v, where));
-  } else if (key == "port") {
-    SHOAL_ASSIGN(int64_t port, read_int(v, where, 0, 65535));
-    tcp.port = static_cast<uint16_t>(port);
-  } else if (key == "export_name") {
-    SHOAL_ASSIGN(f.export_name, read_string(v, where));
-  } else if (key == "allow_other") {
-    SHOAL_ASSIGN(f.allow_other, read_bool(v, where));
-  } else if (key == "ublk_queues") {
-    SHOAL_ASSIGN(int64_t n, read_int(v, where, 1, FrontendOptions::kUblkMaxQueues));
-    f.ublk_queues = static_cast<uint16_t>(n);
-  } else if (key == "ublk_depth") {
-    SHOAL_ASSIGN(int64_t n, read_int(v, where, 1, FrontendOptions::kUblkMaxQueueDepth));
-    f.ublk_queue_depth = static_cast<uint16_t>(n);
-  } else {
-    return config_error(where, "unknown key (known: kind, mountpoint, socket, address, port, "
-                               "export_name, allow_other, ublk_queues, ublk_depth)");
+    std::string known = "\"auto\"";
+    bool found = c.frontend == "auto";
+    for (std::string_view name : frontend_names()) {
+      known += ", \"" + std::string(name) + "\"";
+      found = found || c.frontend == name;
+    }
+    if (!found) return config_error(where, "must be one of " + known);
+    return {};
   }
+  std::optional<SettingValue> value;
+  std::string known = "kind";
+  for (const FrontendSettingRef& ref : all_frontend_settings()) {
+    const FrontendSetting& s = *ref.setting;
+    if (s.toml_key.empty()) continue;
+    if (known.find(", " + std::string(s.toml_key)) == std::string::npos)
+      known += ", " + std::string(s.toml_key);
+    if (s.toml_key != key) continue;
+    if (!value) {
+      switch (s.type) {
+        case FrontendSetting::Type::kString: {
+          SHOAL_ASSIGN(std::string text, read_string(v, where));
+          value = std::move(text);
+          break;
+        }
+        case FrontendSetting::Type::kInteger: {
+          SHOAL_ASSIGN(int64_t n, read_int(v, where, s.min, s.max));
+          value = n;
+          break;
+        }
+        case FrontendSetting::Type::kBool: {
+          SHOAL_ASSIGN(bool b, read_bool(v, where));
+          value = b;
+          break;
+        }
+      }
+    }
+    s.apply(c.frontend_options, *value);
+  }
+  if (!value) return config_error(where, "unknown key (known: " + known + ")");
   return {};
 }
 
@@ -183,25 +188,25 @@ Status read_control(std::string_view key, const toml::node& v, std::string_view 
 }
 
 Status read_key(std::string_view table, std::string_view key, const toml::node& v,
-                std::string_view where, VolumeConfig& c, TcpSetting& tcp) {
+                std::string_view where, VolumeConfig& c) {
   if (table == "source") return read_source(key, v, where, c);
   if (table == "index") return read_index(key, v, where, c);
   if (table == "cache") return read_cache(key, v, where, c);
   if (table == "fetch") return read_fetch(key, v, where, c);
   if (table == "prefetch") return read_prefetch(key, v, where, c);
-  if (table == "frontend") return read_frontend(key, v, where, c, tcp);
+  if (table == "frontend") return read_frontend(key, v, where, c);
   if (table == "metrics") return read_metrics(key, v, where, c);
   return read_control(key, v, where, c);
 }
 
 Status read_table(std::string_view name, const toml::node& node, std::string_view origin,
-                  VolumeConfig& c, TcpSetting& tcp) {
+                  VolumeConfig& c) {
   const toml::table* table = node.as_table();
   if (table == nullptr) return config_error(origin, std::string(name) + " must be a table");
   for (const auto& [key, value] : *table) {
     std::string where = std::string(origin) + ": [" + std::string(name) + "] " +
                         std::string(key.str());
-    SHOAL_TRY(read_key(name, key.str(), value, where, c, tcp));
+    SHOAL_TRY(read_key(name, key.str(), value, where, c));
   }
   return {};
 }
@@ -274,20 +279,15 @@ Result<VolumeConfig> parse_volume_config(std::string_view toml_text, std::string
   SHOAL_ASSIGN(toml::table doc, parse_toml(toml_text, origin));
   VolumeConfig c;
   c.origin = std::string(origin);
-  TcpSetting tcp;
   for (const auto& [name, node] : doc) {
     if (name.str() == "store") continue;
     if (!is_volume_table(name.str()))
       return config_error(origin, "unknown table or key '" + std::string(name.str()) +
                                       "' (tables: source, store, index, cache, fetch, prefetch, "
                                       "frontend, metrics, control)");
-    SHOAL_TRY(read_table(name.str(), node, origin, c, tcp));
+    SHOAL_TRY(read_table(name.str(), node, origin, c));
   }
   SHOAL_TRY(check_store_table(toml_text, origin));
-  if (tcp.address || tcp.port) {
-    c.frontend_options.tcp_address = tcp.address.value_or("127.0.0.1");
-    if (tcp.port) c.frontend_options.tcp_port = *tcp.port;
-  }
   return c;
 }
 
@@ -298,14 +298,6 @@ Result<VolumeConfig> load_volume_config(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return errno_error("reading config file " + path, errno);
   return parse_volume_config(text.str(), path);
-}
-
-std::string resolve_frontend_kind(std::string_view kind) {
-  if (kind != "auto") return std::string(kind);
-  std::vector<std::string_view> built = frontend_names();
-  bool has_ublk = std::find(built.begin(), built.end(), "ublk") != built.end();
-  if (has_ublk && ::access("/dev/ublk-control", F_OK) == 0) return "ublk";
-  return "fuse";
 }
 
 }  // namespace shoal

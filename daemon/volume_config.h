@@ -8,9 +8,10 @@
 //   [fetch]    whole_object_max, chunk_size (sizes), max_inflight, rps
 //   [prefetch] mode = "cross-file" | "none", window, window_max, readahead_chunks, warm_all,
 //              hints (a file of volume paths, one a line)
-//   [frontend] kind = "auto" | "fuse" | "nbd" | "ublk" | "vhost-user-blk", mountpoint (fuse),
-//              socket, address, port, export_name (nbd), allow_other, ublk_queues (default 1),
-//              ublk_depth (tags per queue, default 128)
+//   [frontend] kind = "auto" or a transport's name, then the transports' own keys (the table in
+//              daemon/frontends/frontend.cc): mountpoint, allow_other (fuse), socket, address,
+//              port (nbd), socket (vhost-user-blk), ublk_queues, ublk_depth (ublk); export_name
+//              for all
 //   [metrics]  listen = "127.0.0.1:9109" | "unix:/run/shoal/x.sock"
 //   [control]  socket = "/run/shoal/x.ctl"
 //
@@ -39,7 +40,7 @@ struct VolumeConfig {
   std::string hints_file;
 
   std::string frontend = "auto";
-  FrontendOptions frontend_options;  // tcp_address stays empty (no TCP) unless a port is set
+  FrontendOptions frontend_options;  // nbd.tcp_address stays empty (no TCP) unless a port is set
 
   std::string metrics_listen;  // empty: no metrics endpoint
   std::string control_socket;  // empty: no control socket
@@ -54,8 +55,7 @@ Result<VolumeConfig> load_volume_config(const std::string& path);
 // (with or without "iB"), decimal units KB, MB, GB, TB, and B. Errors name `what`.
 Result<uint64_t> parse_size(std::string_view text, std::string_view what);
 
-// The frontend "auto" stands for on this host: ublk when /dev/ublk-control exists and the
-// build has a ublk frontend, else fuse. Any other name is returned as given.
-std::string resolve_frontend_kind(std::string_view kind);
+// resolve_frontend_kind() (what "auto" stands for on this host) lives with the transport table
+// in daemon/frontends/frontend.h.
 
 }  // namespace shoal

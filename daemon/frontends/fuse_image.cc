@@ -82,7 +82,7 @@ Status check_mount_point(const std::string& path) {
 }  // namespace
 
 struct FuseImage::Session : std::enable_shared_from_this<Session> {
-  Session(const FrontendOptions& opts, Reactor& loop, BlockDevice& dev)
+  Session(const FuseImageOptions& opts, Reactor& loop, BlockDevice& dev)
       : options(opts), reactor(loop), device(dev) {}
   ~Session() {
     std::free(buf.mem);
@@ -110,7 +110,7 @@ struct FuseImage::Session : std::enable_shared_from_this<Session> {
   static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
                       fuse_file_info* fi);
 
-  FrontendOptions options;
+  FuseImageOptions options;
   Reactor& reactor;
   BlockDevice& device;
   fuse_session* se = nullptr;
@@ -330,7 +330,7 @@ void FuseImage::Session::unmount() {
 }
 
 FuseImage::FuseImage(const FrontendOptions& options, Reactor& reactor, BlockDevice& device)
-    : options_(options), reactor_(reactor), device_(device) {}
+    : options_(options.fuse), reactor_(reactor), device_(device) {}
 
 FuseImage::~FuseImage() { stop(); }
 

@@ -37,6 +37,7 @@ class FuseImage final : public Frontend {
   Status start() override;
   void stop() override;
   std::string describe() const override;
+  std::string attach_path() const override { return serving() ? image_path() : std::string(); }
 
   // The path of the image file inside the mount.
   std::string image_path() const;
@@ -46,7 +47,7 @@ class FuseImage final : public Frontend {
  private:
   struct Session;
 
-  FrontendOptions options_;
+  FuseImageOptions options_;
   Reactor& reactor_;
   BlockDevice& device_;
   // Shared with reads in flight, so their replies stay valid after stop(); the libfuse session

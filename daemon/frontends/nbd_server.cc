@@ -148,7 +148,7 @@ void NbdServer::Connection::start() {
   nbd::append_be16(greeting, nbd::kFlagFixedNewstyle | nbd::kFlagNoZeroes);
   queue(Outgoing{std::move(greeting)});
   std::weak_ptr<Connection> weak = weak_from_this();
-  handshake_timer_ = server_.reactor_.add_timer(server_.options_.handshake_timeout, [weak] {
+  handshake_timer_ = server_.reactor_.add_timer(server_.options_.nbd.handshake_timeout, [weak] {
     if (auto self = weak.lock()) {
       self->handshake_timer_ = 0;
       self->close();
@@ -546,18 +546,18 @@ NbdServer::~NbdServer() { stop(); }
 Status NbdServer::start() {
   if (!listeners_.empty())
     return Error(ErrorKind::kInvalidArgument, describe() + " already started");
-  if (options_.unix_socket.empty() && options_.tcp_address.empty()) {
+  if (options_.nbd.unix_socket.empty() && options_.nbd.tcp_address.empty()) {
     return Error(ErrorKind::kInvalidArgument,
                  "the NBD frontend needs a Unix socket path or a TCP address to listen on");
   }
-  if (!options_.unix_socket.empty()) {
+  if (!options_.nbd.unix_socket.empty()) {
     Status s = listen_unix();
     if (!s.ok()) {
       stop();
       return s;
     }
   }
-  if (!options_.tcp_address.empty()) {
+  if (!options_.nbd.tcp_address.empty()) {
     Status s = listen_tcp();
     if (!s.ok()) {
       stop();
@@ -569,7 +569,7 @@ Status NbdServer::start() {
 }
 
 Status NbdServer::listen_unix() {
-  const std::string& path = options_.unix_socket;
+  const std::string& path = options_.nbd.unix_socket;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
@@ -591,18 +591,18 @@ Status NbdServer::listen_unix() {
 }
 
 Status NbdServer::listen_tcp() {
-  const std::string& host = options_.tcp_address;
+  const std::string& host = options_.nbd.tcp_address;
   sockaddr_storage storage{};
   socklen_t length = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
   if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(options_.tcp_port);
+    v4->sin_port = htons(options_.nbd.tcp_port);
     length = sizeof(*v4);
   } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options_.tcp_port);
+    v6->sin6_port = htons(options_.nbd.tcp_port);
     length = sizeof(*v6);
   } else {
     return Error(ErrorKind::kInvalidArgument,
@@ -613,7 +613,7 @@ Status NbdServer::listen_tcp() {
   listeners_.push_back({fd, true});
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  std::string where = host + ":" + std::to_string(options_.tcp_port);
+  std::string where = host + ":" + std::to_string(options_.nbd.tcp_port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0)
     return errno_error("binding NBD TCP socket " + where, errno);
   if (::listen(fd, SOMAXCONN) != 0) return errno_error("listening on " + where, errno);
@@ -648,7 +648,7 @@ Status NbdServer::adopt(int fd) {
 }
 
 Status NbdServer::serve(int fd, bool tcp) {
-  if (connections_.size() >= options_.max_connections) {
+  if (connections_.size() >= options_.nbd.max_connections) {
     ::close(fd);
     return Error(ErrorKind::kNoSpace,
                  "NBD server already has " + std::to_string(connections_.size()) + " connections");
@@ -671,7 +671,7 @@ void NbdServer::stop() {
     ::close(listener.fd);
   }
   listeners_.clear();
-  if (own_unix_socket_) ::unlink(options_.unix_socket.c_str());
+  if (own_unix_socket_) ::unlink(options_.nbd.unix_socket.c_str());
   own_unix_socket_ = false;
   std::vector<std::shared_ptr<Connection>> open;
   for (auto& [key, connection] : connections_) open.push_back(connection);
@@ -688,9 +688,9 @@ size_t NbdServer::buffered_bytes() const {
 std::string NbdServer::describe() const {
   std::string out = "nbd export '" + options_.export_name + "' (" +
                     std::to_string(device_.size_bytes()) + " bytes, read-only)";
-  if (!options_.unix_socket.empty()) out += " on unix:" + options_.unix_socket;
-  if (!options_.tcp_address.empty())
-    out += " on tcp:" + options_.tcp_address + ":" + std::to_string(tcp_port_);
+  if (!options_.nbd.unix_socket.empty()) out += " on unix:" + options_.nbd.unix_socket;
+  if (!options_.nbd.tcp_address.empty())
+    out += " on tcp:" + options_.nbd.tcp_address + ":" + std::to_string(tcp_port_);
   return out;
 }
 

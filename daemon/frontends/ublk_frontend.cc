@@ -194,21 +194,21 @@ std::string UblkFrontend::disk_path() const { return "/dev/ublkb" + std::to_stri
 
 namespace {
 
-static_assert(FrontendOptions::kUblkMaxQueueDepth == UBLK_MAX_QUEUE_DEPTH);
+static_assert(UblkOptions::kMaxQueueDepth == UBLK_MAX_QUEUE_DEPTH);
 
 // Checked before anything touches the kernel, so a bad setting is reported as such on any host.
-Status validate_ublk_options(const FrontendOptions& options) {
-  if (options.ublk_queues == 0 || options.ublk_queues > FrontendOptions::kUblkMaxQueues)
+Status validate_ublk_options(const UblkOptions& options) {
+  if (options.queues == 0 || options.queues > UblkOptions::kMaxQueues)
     return Error(ErrorKind::kInvalidArgument,
-                 "ublk queues must be 1 to " + std::to_string(FrontendOptions::kUblkMaxQueues) +
-                     ", not " + std::to_string(options.ublk_queues));
-  if (options.ublk_queue_depth == 0 ||
-      options.ublk_queue_depth > FrontendOptions::kUblkMaxQueueDepth)
+                 "ublk queues must be 1 to " + std::to_string(UblkOptions::kMaxQueues) +
+                     ", not " + std::to_string(options.queues));
+  if (options.queue_depth == 0 ||
+      options.queue_depth > UblkOptions::kMaxQueueDepth)
     return Error(ErrorKind::kInvalidArgument,
                  "ublk queue depth must be 1 to " +
-                     std::to_string(FrontendOptions::kUblkMaxQueueDepth) + ", not " +
-                     std::to_string(options.ublk_queue_depth));
-  if (options.ublk_max_io_bytes < 4096 || options.ublk_max_io_bytes % 4096 != 0)
+                     std::to_string(UblkOptions::kMaxQueueDepth) + ", not " +
+                     std::to_string(options.queue_depth));
+  if (options.max_io_bytes < 4096 || options.max_io_bytes % 4096 != 0)
     return Error(ErrorKind::kInvalidArgument,
                  "ublk max I/O size must be a positive multiple of 4096 bytes");
   return {};
@@ -218,16 +218,16 @@ Status validate_ublk_options(const FrontendOptions& options) {
 
 Status UblkFrontend::start() {
   if (control_fd_ >= 0) return Error(ErrorKind::kInvalidArgument, "ublk frontend already started");
-  SHOAL_TRY(validate_ublk_options(options_));
+  SHOAL_TRY(validate_ublk_options(options_.ublk));
   stopping_ = false;
-  control_fd_ = ::open(options_.ublk_control_path.c_str(), O_RDWR | O_CLOEXEC);
+  control_fd_ = ::open(options_.ublk.control_path.c_str(), O_RDWR | O_CLOEXEC);
   if (control_fd_ < 0) {
     int err = errno;
     std::string hint =
         err == ENOENT ? " (is the ublk_drv module loaded? try: modprobe ublk_drv)" : "";
-    return errno_error("opening " + options_.ublk_control_path + hint, err);
+    return errno_error("opening " + options_.ublk.control_path + hint, err);
   }
-  bool recovering = options_.ublk_recover_device >= 0;
+  bool recovering = options_.ublk.recover_device >= 0;
   Status status = [&]() -> Status {
     SHOAL_ASSIGN(control_ring_, Ring::create(4, IORING_SETUP_SQE128));
     if (recovering) {
@@ -251,11 +251,11 @@ Status UblkFrontend::start() {
 
 Status UblkFrontend::add_device() {
   ublksrv_ctrl_dev_info info{};
-  info.nr_hw_queues = options_.ublk_queues;
-  info.queue_depth = options_.ublk_queue_depth;
-  info.max_io_buf_bytes = options_.ublk_max_io_bytes;
+  info.nr_hw_queues = options_.ublk.queues;
+  info.queue_depth = options_.ublk.queue_depth;
+  info.max_io_buf_bytes = options_.ublk.max_io_bytes;
   info.dev_id = kAnyDevice;
-  info.flags = kFlagCmdIoctlEncode | (options_.ublk_user_recovery ? UBLK_F_USER_RECOVERY : 0);
+  info.flags = kFlagCmdIoctlEncode | (options_.ublk.user_recovery ? UBLK_F_USER_RECOVERY : 0);
   ublksrv_ctrl_cmd cmd{};
   cmd.dev_id = kAnyDevice;
   cmd.queue_id = kNoQueue;
@@ -274,7 +274,7 @@ Status UblkFrontend::add_device() {
 // Takes over a device whose daemon died (added with UBLK_F_USER_RECOVERY): its parameters and
 // mounts stay; the kernel has requeued what was in flight and hands it to our FETCH_REQs.
 Status UblkFrontend::claim_for_recovery() {
-  auto id = static_cast<uint32_t>(options_.ublk_recover_device);
+  auto id = static_cast<uint32_t>(options_.ublk.recover_device);
   ublksrv_ctrl_dev_info info{};
   ublksrv_ctrl_cmd cmd{};
   cmd.dev_id = id;

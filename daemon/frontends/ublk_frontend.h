@@ -23,9 +23,9 @@
 // it is the only way to take idle FETCH_REQs back from the kernel before DEL_DEV. All queues are
 // served from the reactor's thread; the kernel allows one task to serve several queues.
 //
-// User recovery. With FrontendOptions::ublk_user_recovery the device is added with
+// User recovery. With UblkOptions::user_recovery the device is added with
 // UBLK_F_USER_RECOVERY: if the daemon dies, the kernel holds the device's I/O instead of failing
-// it, and a new daemon started with ublk_recover_device = N takes device N over
+// it, and a new daemon started with recover_device = N takes device N over
 // (START_USER_RECOVERY, fresh FETCH_REQs, END_USER_RECOVERY): mounts survive the restart. A
 // clean stop() still deletes the device.
 //
@@ -64,6 +64,8 @@ class UblkFrontend final : public Frontend {
   std::string describe() const override;
   // From start() until START_DEV (or END_USER_RECOVERY) has completed and /dev/ublkb<N> exists.
   bool ready_pending() const override { return start_pending_; }
+  // /dev/ublkb<N> once it exists.
+  std::string attach_path() const override { return live_ ? disk_path() : std::string(); }
 
   // -1 before start() succeeded.
   int device_id() const { return device_id_; }

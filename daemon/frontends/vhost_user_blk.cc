@@ -85,7 +85,9 @@ class VhostUserBlk::Connection : public std::enable_shared_from_this<Connection>
     uint64_t refused_before = 0;  // chains refused by queues this ring ran earlier
   };
 
-  size_t max_rings() const { return std::max<uint16_t>(owner_.options_.vhost_max_queues, 1); }
+  size_t max_rings() const {
+    return std::max<uint16_t>(owner_.options_.vhost_user_blk.max_queues, 1);
+  }
   void watch_socket();
   void on_readable();
   bool receive();
@@ -576,12 +578,12 @@ VhostUserBlk::VhostUserBlk(const FrontendOptions& options, Reactor& reactor, Blo
 VhostUserBlk::~VhostUserBlk() { stop(); }
 
 std::string VhostUserBlk::describe() const {
-  if (options_.unix_socket.empty()) return "vhost-user-blk";
-  return "vhost-user-blk unix:" + options_.unix_socket;
+  if (options_.vhost_user_blk.unix_socket.empty()) return "vhost-user-blk";
+  return "vhost-user-blk unix:" + options_.vhost_user_blk.unix_socket;
 }
 
 Status VhostUserBlk::start() {
-  if (options_.unix_socket.empty())
+  if (options_.vhost_user_blk.unix_socket.empty())
     return Error(ErrorKind::kInvalidArgument, "vhost-user-blk needs a Unix socket path");
   Status status = listen_unix();
   if (!status.ok()) {
@@ -593,7 +595,7 @@ Status VhostUserBlk::start() {
 }
 
 Status VhostUserBlk::listen_unix() {
-  const std::string& path = options_.unix_socket;
+  const std::string& path = options_.vhost_user_blk.unix_socket;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path))
@@ -655,7 +657,7 @@ void VhostUserBlk::stop() {
     ::close(listen_fd_);
     listen_fd_ = -1;
   }
-  if (own_socket_) ::unlink(options_.unix_socket.c_str());
+  if (own_socket_) ::unlink(options_.vhost_user_blk.unix_socket.c_str());
   own_socket_ = false;
 }
 

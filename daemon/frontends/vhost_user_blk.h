@@ -4,7 +4,7 @@
 // reactor watches.
 //
 // Offered: VIRTIO_F_VERSION_1, INDIRECT_DESC, EVENT_IDX, VIRTIO_BLK_F_RO, BLK_SIZE (4096),
-// SEG_MAX, MQ (FrontendOptions::vhost_max_queues); protocol features MQ, REPLY_ACK and CONFIG
+// SEG_MAX, MQ (VhostUserBlkOptions::max_queues); protocol features MQ, REPLY_ACK and CONFIG
 // (GET_CONFIG answers virtio_blk_config: capacity in 512-byte sectors, blk_size, seg_max,
 // num_queues). Requests are served by VirtioBlkQueue. One front end at a time: a second
 // connection is closed at once; a new connection after the old one closed starts from a fresh
@@ -35,7 +35,8 @@ class VhostUserBlk final : public Frontend {
   VhostUserBlk(const VhostUserBlk&) = delete;
   VhostUserBlk& operator=(const VhostUserBlk&) = delete;
 
-  // Listens on FrontendOptions::unix_socket; a stale socket file (nobody accepting) is replaced.
+  // Listens on VhostUserBlkOptions::unix_socket; a stale socket file (nobody accepting) is
+  // replaced.
   Status start() override;
   void stop() override;
   std::string describe() const override;

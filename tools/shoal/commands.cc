@@ -13,6 +13,7 @@ void register_commands(CLI::App& app, int& exit_code) {
   register_mount(app, exit_code);
   register_umount(app, exit_code);
   register_stats(app, exit_code);
+  register_volumes(app, exit_code);
 }
 
 }  // namespace shoal::cli

@@ -18,5 +18,6 @@ void register_writer(CLI::App& app, int& exit_code);  // tools/shoal/writer_cmd.
 void register_mount(CLI::App& app, int& exit_code);   // tools/shoal/mount_cmd.cc
 void register_umount(CLI::App& app, int& exit_code);  // tools/shoal/mount_cmd.cc
 void register_stats(CLI::App& app, int& exit_code);   // tools/shoal/mount_cmd.cc
+void register_volumes(CLI::App& app, int& exit_code);  // tools/shoal/mount_cmd.cc
 
 }  // namespace shoal::cli

@@ -21,6 +21,7 @@
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/uring_reactor.h"
+#include "daemon/volume_report.h"
 #include "index/index_file.h"
 #include "store/open_store.h"
 #include "store/uri.h"
@@ -96,6 +97,7 @@ class Daemon {
   void register_daemon_metrics();
   std::string render_metrics();
   std::string status_text() const;
+  Result<std::string> volume_report() const;
   Result<std::string> set_hints(std::string_view body);
 
   const DaemonSettings& settings_;
@@ -111,6 +113,7 @@ class Daemon {
   std::unique_ptr<ImageFileDevice> image_;
   BlockDevice* device_ = nullptr;
   std::string frontend_kind_;
+  const FrontendType* frontend_type_ = nullptr;
   FrontendOptions frontend_options_;  // the config's, with on_ready pointing here
   std::unique_ptr<Frontend> frontend_;
   std::unique_ptr<MetricsServer> metrics_server_;
@@ -217,11 +220,9 @@ Status Daemon::open_engine() {
 
 Status Daemon::start_frontend() {
   const VolumeConfig& v = settings_.volume;
-  frontend_kind_ = resolve_frontend_kind(v.frontend);
-  if (frontend_kind_ == "fuse" && v.frontend_options.mount_point.empty())
-    return Error(ErrorKind::kInvalidArgument,
-                 "the fuse frontend needs a directory to mount: give --mountpoint DIR or "
-                 "[frontend] mountpoint");
+  frontend_kind_ = resolve_frontend_kind(v.frontend, v.frontend_options);
+  frontend_type_ = find_frontend_type(frontend_kind_);
+  if (frontend_type_ != nullptr) SHOAL_TRY(frontend_type_->check(v.frontend_options));
   frontend_options_ = v.frontend_options;
   frontend_options_.on_ready = [this](const Status& outcome) { on_frontend_ready(outcome); };
   SHOAL_ASSIGN(frontend_, make_frontend(frontend_kind_, frontend_options_, *reactor_, *device_));
@@ -269,6 +270,7 @@ Status Daemon::start_control() {
   commands.push_back({"status", false, [this](std::string_view) -> Result<std::string> {
                         return status_text();
                       }});
+  commands.push_back({"volume", false, [this](std::string_view) { return volume_report(); }});
   commands.push_back({"stats", false, [this](std::string_view) -> Result<std::string> {
                         return render_metrics();
                       }});
@@ -325,6 +327,19 @@ std::string Daemon::status_text() const {
   if (engine_) text += "prefetch_window: " + std::to_string(engine_->prefetch_window()) + "\n";
   if (metrics_server_) text += "metrics: " + metrics_server_->describe() + "\n";
   return text;
+}
+
+// The typed twin of status_text()'s frontend line: what `shoal mount` attaches to.
+Result<std::string> Daemon::volume_report() const {
+  if (frontend_ == nullptr || frontend_type_ == nullptr)
+    return Error(ErrorKind::kUnsupported, "the frontend is not serving");
+  VolumeReport report;
+  report.frontend = std::string(frontend_type_->name);
+  report.attachment = frontend_type_->attachment;
+  report.path = frontend_->attach_path();
+  report.device_bytes = device_->size_bytes();
+  report.pid = ::getpid();
+  return format_volume_report(report);
 }
 
 Result<std::string> Daemon::set_hints(std::string_view body) {

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include "daemon/cache/memory_cache.h"
 #include "daemon/volume_config.h"
@@ -23,15 +25,15 @@ struct Flags {
   std::string index;
   std::string source;
   std::string frontend;
-  std::string mountpoint;
-  std::string socket;
-  std::string address;
-  int port = -1;
-  std::string export_name;
-  int ublk_queues = 0;
-  int ublk_depth = 0;
-  bool ublk_user_recovery = false;
-  int ublk_recover_device = -1;
+  // The transport table's flags: one CLI11 option per distinct flag, applied to every setting
+  // that declares it.
+  struct FrontendFlag {
+    std::vector<const shoal::FrontendSetting*> settings;
+    std::string text;
+    bool set = false;
+    CLI::Option* option = nullptr;
+  };
+  std::vector<FrontendFlag> frontend_flags;
   std::string cache_memory;
   std::string prefetch;
   bool warm_all = false;
@@ -45,6 +47,57 @@ struct Flags {
   bool oss_v1 = false;
 };
 
+// "nbd, vhost-user-blk: listen on this Unix socket": the transports a flag belongs to, then
+// what it does.
+void add_frontend_flags(CLI::App& app, Flags& f) {
+  std::vector<std::string> prefixes;
+  for (const shoal::FrontendSettingRef& ref : shoal::all_frontend_settings()) {
+    const shoal::FrontendSetting* setting = ref.setting;
+    if (setting->flag.empty()) continue;
+    std::string owner = ref.type != nullptr ? std::string(ref.type->name) : "";
+    auto same = [&](const Flags::FrontendFlag& existing) {
+      return existing.settings.front()->flag == setting->flag;
+    };
+    auto it = std::find_if(f.frontend_flags.begin(), f.frontend_flags.end(), same);
+    if (it != f.frontend_flags.end()) {
+      it->settings.push_back(setting);
+      std::string& prefix = prefixes[static_cast<size_t>(it - f.frontend_flags.begin())];
+      if (!owner.empty()) prefix += ", " + owner;
+      continue;
+    }
+    f.frontend_flags.push_back({{setting}, "", false, nullptr});
+    prefixes.push_back(owner);
+  }
+  // Options are added once the list is complete: CLI11 keeps pointers into it.
+  for (size_t i = 0; i < f.frontend_flags.size(); ++i) {
+    Flags::FrontendFlag& flag = f.frontend_flags[i];
+    const shoal::FrontendSetting& first = *flag.settings.front();
+    std::string help = (prefixes[i].empty() ? "" : prefixes[i] + ": ") + std::string(first.help);
+    std::string name(first.flag);
+    if (first.type == shoal::FrontendSetting::Type::kBool) {
+      flag.option = app.add_flag(name, flag.set, help);
+    } else {
+      flag.option = app.add_option(name, flag.text, help);
+      if (first.type == shoal::FrontendSetting::Type::kInteger)
+        flag.option->check(CLI::Range(first.min, first.max));
+    }
+  }
+}
+
+shoal::Status apply_frontend_flags(const Flags& f, shoal::FrontendOptions& options) {
+  for (const Flags::FrontendFlag& flag : f.frontend_flags) {
+    if (flag.option->count() == 0) continue;
+    for (const shoal::FrontendSetting* setting : flag.settings) {
+      shoal::SettingValue value = true;
+      if (setting->type != shoal::FrontendSetting::Type::kBool) {
+        SHOAL_ASSIGN(value, shoal::parse_setting_text(*setting, flag.text));
+      }
+      setting->apply(options, value);
+    }
+  }
+  return {};
+}
+
 void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--config", f.config, "Volume config (TOML); the flags below override it")
       ->check(CLI::ExistingFile);
@@ -53,23 +106,10 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
                  "Object-store URI of the data (default: the source recorded in the index)");
   app.add_option("--image", s.image, "Serve this EROFS image file instead (debugging, no engine)")
       ->check(CLI::ExistingFile);
-  app.add_option("--frontend", f.frontend, "auto, fuse, nbd, ublk or vhost-user-blk");
-  app.add_option("--mountpoint", f.mountpoint,
-                 "fuse: the directory to mount, holding the device as the file 'image'");
-  app.add_option("--socket", f.socket, "nbd: listen on this Unix socket");
-  app.add_option("--address", f.address, "nbd: listen on this TCP address (default 127.0.0.1)");
-  app.add_option("--port", f.port, "nbd: listen on this TCP port (0 picks one)")
-      ->check(CLI::Range(0, 65535));
-  app.add_option("--export-name", f.export_name, "nbd: the export's name (default shoal)");
-  app.add_option("--ublk-queues", f.ublk_queues,
-                 "ublk: hardware queues (default 1; the kernel caps them at the CPU count)")
-      ->check(CLI::Range(1, int{shoal::FrontendOptions::kUblkMaxQueues}));
-  app.add_option("--ublk-depth", f.ublk_depth, "ublk: requests in flight per queue (default 128)")
-      ->check(CLI::Range(1, int{shoal::FrontendOptions::kUblkMaxQueueDepth}));
-  app.add_flag("--ublk-user-recovery", f.ublk_user_recovery,
-               "ublk: let a restarted shoald take the device over if this one dies");
-  app.add_option("--ublk-recover-device", f.ublk_recover_device,
-                 "ublk: take over device N (/dev/ublkbN) whose server died, instead of adding one");
+  std::string kinds = "auto";
+  for (std::string_view name : shoal::frontend_names()) kinds += ", " + std::string(name);
+  app.add_option("--frontend", f.frontend, kinds);
+  add_frontend_flags(app, f);
   app.add_option("--cache-memory", f.cache_memory, "Memory cache budget, e.g. 4GiB");
   app.add_option("--prefetch", f.prefetch, "cross-file, or none (direct mode)");
   app.add_flag("--warm-all", f.warm_all, "Fill the cache in layout order at start");
@@ -98,18 +138,7 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
   if (!f.index.empty()) v.index_path = f.index;
   if (!f.source.empty()) v.source = f.source;
   if (!f.frontend.empty()) v.frontend = f.frontend;
-  if (!f.mountpoint.empty()) v.frontend_options.mount_point = f.mountpoint;
-  if (!f.socket.empty()) v.frontend_options.unix_socket = f.socket;
-  if (!f.address.empty() || f.port >= 0) {
-    v.frontend_options.tcp_address = f.address.empty() ? "127.0.0.1" : f.address;
-    if (f.port >= 0) v.frontend_options.tcp_port = static_cast<uint16_t>(f.port);
-  }
-  if (!f.export_name.empty()) v.frontend_options.export_name = f.export_name;
-  if (f.ublk_queues > 0) v.frontend_options.ublk_queues = static_cast<uint16_t>(f.ublk_queues);
-  if (f.ublk_depth > 0) v.frontend_options.ublk_queue_depth = static_cast<uint16_t>(f.ublk_depth);
-  if (f.ublk_user_recovery || f.ublk_recover_device >= 0)
-    v.frontend_options.ublk_user_recovery = true;
-  v.frontend_options.ublk_recover_device = f.ublk_recover_device;
+  SHOAL_TRY(apply_frontend_flags(f, v.frontend_options));
   if (!f.cache_memory.empty()) {
     SHOAL_ASSIGN(v.cache_memory, shoal::parse_size(f.cache_memory, "--cache-memory"));
   }

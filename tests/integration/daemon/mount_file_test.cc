@@ -1,9 +1,9 @@
 // `shoal mount` end to end over the file:// backend with the FUSE-image frontend and the
 // kernel's EROFS driver: mounting a URI (indexed on the fly) and an index file with a config,
-// reading every file and directory back, `shoal stats`, `shoal umount` leaving nothing behind
-// (also after the daemon died), shoald stopping cleanly on SIGTERM and on `shutdown`, hints on
-// the control socket, and the refusals (corrupt index, bad config, missing mount point,
-// missing /dev/fuse) with their exit codes and messages.
+// reading every file and directory back, `shoal stats`, `shoal volumes`, `shoal umount` leaving
+// nothing behind (also after the daemon died), shoald stopping cleanly on SIGTERM and on
+// `shutdown`, hints on the control socket, and the refusals (corrupt index, bad config,
+// missing mount point, missing /dev/fuse) with their exit codes and messages.
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -119,11 +119,19 @@ TEST_F(MountFileTest, UmountCleansUpAfterADeadDaemon) {
   ASSERT_EQ(mounted.exit_code, 0) << mounted.output;
   std::vector<pid_t> daemons = daemons_mentioning(dir_);
   ASSERT_EQ(daemons.size(), 1u);
+  CommandResult serving = shoal("volumes");
+  ASSERT_EQ(serving.exit_code, 0) << serving.output;
+  EXPECT_NE(serving.output.find(mountpoint_), std::string::npos) << serving.output;
+  EXPECT_NE(serving.output.find(" serving "), std::string::npos) << serving.output;
   ::kill(daemons[0], SIGKILL);
   ASSERT_TRUE(wait_for([&] { return daemons_mentioning(dir_).empty(); }));
+  CommandResult dead = shoal("volumes");
+  EXPECT_NE(dead.output.find(" daemon-dead "), std::string::npos) << dead.output;
   CommandResult unmounted = shoal("umount " + mountpoint_);
   ASSERT_EQ(unmounted.exit_code, 0) << unmounted.output;
   expect_nothing_left();
+  CommandResult none = shoal("volumes");
+  EXPECT_EQ(none.output.find(mountpoint_), std::string::npos) << none.output;
 }
 
 TEST_F(MountFileTest, ShoaldStopsCleanlyOnSigtermAndOnShutdown) {

@@ -195,16 +195,18 @@ class ExportTest : public ::testing::Test {
 class NbdExportTest : public ExportTest {
  protected:
   void start_server() {
-    options_.unix_socket = work_.path() + "/nbd.sock";
-    options_.tcp_address = "127.0.0.1";
-    options_.tcp_port = 0;
+    options_.nbd.unix_socket = work_.path() + "/nbd.sock";
+    options_.nbd.tcp_address = "127.0.0.1";
+    options_.nbd.tcp_port = 0;
     auto server = std::make_unique<NbdServer>(options_, loop_, *device_);
     Status started = server->start();
     ASSERT_TRUE(started.ok()) << started.error().describe();
     server_ = server.get();
     frontend_ = std::move(server);
   }
-  std::string unix_uri() const { return "'nbd+unix:///shoal?socket=" + options_.unix_socket + "'"; }
+  std::string unix_uri() const {
+    return "'nbd+unix:///shoal?socket=" + options_.nbd.unix_socket + "'";
+  }
   std::string tcp_uri() const {
     return "nbd://127.0.0.1:" + std::to_string(server_->tcp_port()) + "/shoal";
   }
@@ -262,7 +264,7 @@ TEST_F(NbdExportTest, NbdfuseAndTheKernelReadEveryFile) {
     int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
     dup2(out, 2);
-    std::string socket = options_.unix_socket;
+    std::string socket = options_.nbd.unix_socket;
     execlp("nbdfuse", "nbdfuse", "-r", "-P", pid_file.c_str(), fuse_dir.c_str(), "--unix",
            socket.c_str(), static_cast<char*>(nullptr));
     _exit(127);
@@ -294,12 +296,12 @@ class FuseImageExportTest : public ExportTest {
  protected:
   void start_fuse() {
     FrontendOptions options;
-    options.mount_point = make_dir("fuse");
+    options.fuse.mount_point = make_dir("fuse");
     auto fuse = std::make_unique<FuseImage>(options, loop_, *device_);
     Status started = fuse->start();
     ASSERT_TRUE(started.ok()) << started.error().describe();
     image_ = fuse->image_path();
-    fuse_dir_ = options.mount_point;
+    fuse_dir_ = options.fuse.mount_point;
     frontend_ = std::move(fuse);
   }
   std::string image_;

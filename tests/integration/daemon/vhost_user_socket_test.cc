@@ -35,7 +35,7 @@ class VhostUserSocketTest : public ::testing::Test {
     auto device = ImageFileDevice::open(image, loop_);
     ASSERT_TRUE(device.ok()) << device.error().message;
     device_ = std::move(*device);
-    options_.unix_socket = dir_.path() + "/vhost.sock";
+    options_.vhost_user_blk.unix_socket = dir_.path() + "/vhost.sock";
   }
   void TearDown() override {
     for (int fd : clients_) ::close(fd);
@@ -51,7 +51,8 @@ class VhostUserSocketTest : public ::testing::Test {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, options_.unix_socket.c_str(), sizeof(addr.sun_path) - 1);
+    const std::string& path = options_.vhost_user_blk.unix_socket;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     clients_.push_back(fd);
     return fd;
@@ -82,7 +83,7 @@ class VhostUserSocketTest : public ::testing::Test {
 TEST_F(VhostUserSocketTest, FrontEndReadsTheGeometryOverTheSocket) {
   frontend_ = make();
   ASSERT_TRUE(frontend_->start().ok());
-  EXPECT_EQ(frontend_->describe(), "vhost-user-blk unix:" + options_.unix_socket);
+  EXPECT_EQ(frontend_->describe(), "vhost-user-blk unix:" + options_.vhost_user_blk.unix_socket);
   int fd = connect_client();
   send(fd, vhost::kGetFeatures, nullptr, 0);
   auto features = reply(fd);
@@ -140,13 +141,15 @@ TEST_F(VhostUserSocketTest, LiveSocketIsNotStolenStaleOneIsReplaced) {
   EXPECT_NE(status.error().message.find("in use"), std::string::npos) << status.error().message;
 
   frontend_->stop();
-  EXPECT_FALSE(std::filesystem::exists(options_.unix_socket)) << "stop() removes the socket";
+  EXPECT_FALSE(std::filesystem::exists(options_.vhost_user_blk.unix_socket))
+      << "stop() removes the socket";
 
   // A socket file nobody listens on, as a crashed server leaves behind.
   int stale = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, options_.unix_socket.c_str(), sizeof(addr.sun_path) - 1);
+  const std::string& path = options_.vhost_user_blk.unix_socket;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   ASSERT_EQ(::bind(stale, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ::close(stale);
   auto successor = make();
@@ -157,7 +160,7 @@ TEST_F(VhostUserSocketTest, LiveSocketIsNotStolenStaleOneIsReplaced) {
 }
 
 TEST_F(VhostUserSocketTest, NeedsASocketPath) {
-  options_.unix_socket.clear();
+  options_.vhost_user_blk.unix_socket.clear();
   frontend_ = make();
   Status status = frontend_->start();
   ASSERT_FALSE(status.ok());

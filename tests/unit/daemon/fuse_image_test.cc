@@ -49,7 +49,7 @@ class FuseImageTest : public ::testing::Test {
     ASSERT_EQ(geteuid(), 0u) << "this test mounts FUSE: run it as root";
     ASSERT_EQ(access("/dev/fuse", R_OK | W_OK), 0) << "/dev/fuse is missing: modprobe fuse";
     ASSERT_FALSE(dir_.path().empty());
-    options_.mount_point = dir_.path();
+    options_.fuse.mount_point = dir_.path();
   }
   void TearDown() override {
     if (frontend_ != nullptr) frontend_->stop();
@@ -71,7 +71,7 @@ class FuseImageTest : public ::testing::Test {
 };
 
 TEST_F(FuseImageTest, ExposesOneReadOnlyFileWithTheDeviceBytes) {
-  options_.image_name = "disk.img";
+  options_.fuse.image_name = "disk.img";
   start();
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_TRUE(frontend_->serving());
@@ -141,7 +141,7 @@ TEST_F(FuseImageTest, StopsCleanlyWhenUnmountedFromOutside) {
 }
 
 TEST_F(FuseImageTest, RefusesABadMountPointOrImageName) {
-  options_.mount_point = dir_.path() + "/absent";
+  options_.fuse.mount_point = dir_.path() + "/absent";
   FuseImage missing(options_, loop_, device_);
   Status s = missing.start();
   ASSERT_FALSE(s.ok());
@@ -149,14 +149,14 @@ TEST_F(FuseImageTest, RefusesABadMountPointOrImageName) {
 
   std::string file = dir_.path() + "/file";
   std::ofstream(file) << "x";
-  options_.mount_point = file;
+  options_.fuse.mount_point = file;
   FuseImage not_a_directory(options_, loop_, device_);
   s = not_a_directory.start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("not a directory"), std::string::npos);
 
-  options_.mount_point = dir_.path();
-  options_.image_name = "a/b";
+  options_.fuse.mount_point = dir_.path();
+  options_.fuse.image_name = "a/b";
   FuseImage bad_name(options_, loop_, device_);
   s = bad_name.start();
   ASSERT_FALSE(s.ok());

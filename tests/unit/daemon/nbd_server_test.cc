@@ -687,7 +687,7 @@ TEST_F(NbdServerTest, ASlowReaderIsBoundedAndOthersAreServed) {
 }
 
 TEST_F(NbdServerTest, IdleClientsAreDroppedAfterTheHandshakeTimeout) {
-  options_.handshake_timeout = std::chrono::milliseconds(50);
+  options_.nbd.handshake_timeout = std::chrono::milliseconds(50);
   auto idle = connect();
   auto served = connect();
   // All `served` says before transmission is queued before the loop first runs, and the loop
@@ -710,9 +710,9 @@ TEST_F(NbdServerTest, IdleClientsAreDroppedAfterTheHandshakeTimeout) {
 }
 
 TEST_F(NbdServerTest, TcpListenerRefusesClientsBeyondTheLimit) {
-  options_.tcp_address = "127.0.0.1";
-  options_.tcp_port = 0;
-  options_.max_connections = 2;
+  options_.nbd.tcp_address = "127.0.0.1";
+  options_.nbd.tcp_port = 0;
+  options_.nbd.max_connections = 2;
   ASSERT_TRUE(server().start().ok());
   ASSERT_NE(server().tcp_port(), 0);
   EXPECT_NE(server().describe().find("tcp:127.0.0.1:" + std::to_string(server().tcp_port())),
@@ -744,13 +744,13 @@ TEST_F(NbdServerTest, TcpListenerRefusesClientsBeyondTheLimit) {
 TEST_F(NbdServerTest, UnixSocketReplacesAStaleFileButNotALiveServer) {
   test::TempDir dir("shoal-nbd");
   ASSERT_FALSE(dir.path().empty());
-  options_.unix_socket = dir.path() + "/nbd.sock";
+  options_.nbd.unix_socket = dir.path() + "/nbd.sock";
 
   // A socket file left by a dead server: bound, never listened on, closed.
   int stale = socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, options_.unix_socket.c_str());
+  std::strcpy(addr.sun_path, options_.nbd.unix_socket.c_str());
   ASSERT_EQ(bind(stale, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ::close(stale);
 
@@ -770,14 +770,14 @@ TEST_F(NbdServerTest, UnixSocketReplacesAStaleFileButNotALiveServer) {
   });
   server().stop();
   struct stat st {};
-  EXPECT_NE(lstat(options_.unix_socket.c_str(), &st), 0) << "the socket file was left behind";
+  EXPECT_NE(lstat(options_.nbd.unix_socket.c_str(), &st), 0) << "the socket file was left behind";
 }
 
 TEST_F(NbdServerTest, StartNeedsSomewhereToListen) {
   Status s = server().start();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().kind, ErrorKind::kInvalidArgument);
-  options_.tcp_address = "localhost";  // a name, not an address
+  options_.nbd.tcp_address = "localhost";  // a name, not an address
   server_.reset();
   s = server().start();
   ASSERT_FALSE(s.ok());

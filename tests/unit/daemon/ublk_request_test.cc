@@ -174,7 +174,7 @@ TEST(UblkFrontend, MissingControlDeviceIsAClearError) {
   PollReactor loop;
   HeldDevice device;
   FrontendOptions options;
-  options.ublk_control_path = "/nonexistent/ublk-control";
+  options.ublk.control_path = "/nonexistent/ublk-control";
   auto frontend = make_frontend("ublk", options, loop, device);
   ASSERT_TRUE(frontend.ok());
   Status status = (*frontend)->start();
@@ -203,10 +203,10 @@ TEST(UblkFrontend, BadQueueSettingsAreRefusedBeforeTheKernel) {
                         Case{1, 4097, 512 * 1024, "ublk queue depth must be 1 to 4096, not 4097"},
                         Case{1, 128, 1000, "multiple of 4096"}}) {
     FrontendOptions options;
-    options.ublk_control_path = "/nonexistent/ublk-control";
-    options.ublk_queues = c.queues;
-    options.ublk_queue_depth = c.depth;
-    options.ublk_max_io_bytes = c.max_io;
+    options.ublk.control_path = "/nonexistent/ublk-control";
+    options.ublk.queues = c.queues;
+    options.ublk.queue_depth = c.depth;
+    options.ublk.max_io_bytes = c.max_io;
     auto frontend = make_frontend("ublk", options, loop, device);
     ASSERT_TRUE(frontend.ok());
     Status status = (*frontend)->start();

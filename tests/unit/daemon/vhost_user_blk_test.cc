@@ -383,7 +383,7 @@ class VhostUserTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.export_name = "vhost-test";
-    options_.vhost_max_queues = 2;
+    options_.vhost_user_blk.max_queues = 2;
     backend_ = std::make_unique<VhostUserBlk>(options_, loop_, device_);
     connect();
     memfd_ = memfd_create("guest-ram", MFD_CLOEXEC);

@@ -76,14 +76,14 @@ socket = "/run/shoal/train.ctl"
   EXPECT_TRUE(c->engine.warm_all);
   EXPECT_EQ(c->hints_file, "/etc/shoal/order.txt");
   EXPECT_EQ(c->frontend, "nbd");
-  EXPECT_EQ(c->frontend_options.unix_socket, "/run/shoal/train.nbd");
-  EXPECT_EQ(c->frontend_options.tcp_address, "127.0.0.1");  // a port alone means loopback
-  EXPECT_EQ(c->frontend_options.tcp_port, 10810);
+  EXPECT_EQ(c->frontend_options.nbd.unix_socket, "/run/shoal/train.nbd");
+  EXPECT_EQ(c->frontend_options.nbd.tcp_address, "127.0.0.1");  // a port alone means loopback
+  EXPECT_EQ(c->frontend_options.nbd.tcp_port, 10810);
   EXPECT_EQ(c->frontend_options.export_name, "train");
-  EXPECT_EQ(c->frontend_options.mount_point, "/run/shoal/train-fuse");
-  EXPECT_TRUE(c->frontend_options.allow_other);
-  EXPECT_EQ(c->frontend_options.ublk_queues, 2);
-  EXPECT_EQ(c->frontend_options.ublk_queue_depth, 64);
+  EXPECT_EQ(c->frontend_options.fuse.mount_point, "/run/shoal/train-fuse");
+  EXPECT_TRUE(c->frontend_options.fuse.allow_other);
+  EXPECT_EQ(c->frontend_options.ublk.queues, 2);
+  EXPECT_EQ(c->frontend_options.ublk.queue_depth, 64);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9109");
   EXPECT_EQ(c->control_socket, "/run/shoal/train.ctl");
 }
@@ -98,9 +98,9 @@ TEST(VolumeConfigTest, AnEmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->engine.max_gets_in_flight, defaults.max_gets_in_flight);
   EXPECT_EQ(c->engine.prefetch, PrefetchMode::kCrossFile);
   EXPECT_EQ(c->frontend, "auto");
-  EXPECT_TRUE(c->frontend_options.tcp_address.empty()) << "no TCP listener unless asked";
-  EXPECT_EQ(c->frontend_options.ublk_queues, 1);
-  EXPECT_EQ(c->frontend_options.ublk_queue_depth, 128);
+  EXPECT_TRUE(c->frontend_options.nbd.tcp_address.empty()) << "no TCP listener unless asked";
+  EXPECT_EQ(c->frontend_options.ublk.queues, 1);
+  EXPECT_EQ(c->frontend_options.ublk.queue_depth, 128);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_TRUE(c->control_socket.empty());
 }
@@ -169,8 +169,8 @@ TEST(VolumeConfigTest, UblkQueuesAndDepthAreBounded) {
   auto largest =
       parse_volume_config("[frontend]\nublk_queues = 4096\nublk_depth = 4096\n", "u.toml");
   ASSERT_TRUE(largest.ok()) << largest.error().describe();
-  EXPECT_EQ(largest->frontend_options.ublk_queues, 4096);
-  EXPECT_EQ(largest->frontend_options.ublk_queue_depth, 4096);
+  EXPECT_EQ(largest->frontend_options.ublk.queues, 4096);
+  EXPECT_EQ(largest->frontend_options.ublk.queue_depth, 4096);
   for (const char* bad : {"ublk_queues = 0", "ublk_queues = 4097", "ublk_queues = -1",
                           "ublk_queues = \"2\"", "ublk_depth = 0", "ublk_depth = 4097",
                           "ublk_depth = 65600", "ublk_depth = 1.5"}) {
