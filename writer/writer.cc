@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "common/log.h"
 #include "store/open_store.h"
-#include "writer/log.h"
 
 namespace shoal {
 namespace {
@@ -28,7 +28,7 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
   SHOAL_ASSIGN(Journal journal, Journal::open(config.journal));
   const JournalReplay& replayed = journal.replay();
   if (replayed.bytes_cut > 0)
-    writer_log(LogLevel::kWarning, "journal " + config.journal + ": cut a torn tail of " +
+    write_log(LogLevel::kWarning, "journal " + config.journal + ": cut a torn tail of " +
                                        std::to_string(replayed.bytes_cut) + " bytes at offset " +
                                        std::to_string(replayed.cut_offset) +
                                        " (a commit interrupted by a crash; it was never acknowledged)");
@@ -92,7 +92,7 @@ Status Writer::replay() {
   }
   SHOAL_TRY(journal_.commit());
   if (!uploads_.empty())
-    writer_log(LogLevel::kInfo, "journal replayed: " + plural(uploads_.size(), "upload") +
+    write_log(LogLevel::kInfo, "journal replayed: " + plural(uploads_.size(), "upload") +
                                     " still owed to the store");
   return {};
 }
@@ -138,14 +138,14 @@ Status Writer::start_services() {
 
 Status Writer::run() {
   SHOAL_TRY(start_services());
-  writer_log(LogLevel::kInfo, "writing to " + store_->describe() + " under " +
+  write_log(LogLevel::kInfo, "writing to " + store_->describe() + " under " +
                                   config_.destination.to_string() + "; control socket " +
                                   config_.control_socket);
   while (!stopping_) reactor_->run_once(std::chrono::milliseconds(1000));
   // Records appended since the last commit (cleanup, part acks) are worth keeping.
   Status committed = journal_.commit();
-  if (!committed.ok()) writer_log(LogLevel::kWarning, committed.error().describe());
-  writer_log(LogLevel::kInfo, "stopped");
+  if (!committed.ok()) write_log(LogLevel::kWarning, committed.error().describe());
+  write_log(LogLevel::kInfo, "stopped");
   return {};
 }
 

@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
+
 namespace shoal {
 namespace {
 
-void log_to_stderr(std::string_view line) {
-  std::fprintf(stderr, "shoal engine: %.*s\n", static_cast<int>(line.size()), line.data());
-}
+void log_to_stderr(std::string_view line) { log_warning("engine: " + std::string(line)); }
 
 // The value of a "key: value" line of the index's build info ("" when absent).
 std::string build_info_value(std::string_view info, std::string_view key) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include "common/fd_io.h"
 #include "index/builder.h"
 #include "index/index_file.h"
 #include "store/uri.h"
@@ -190,18 +191,6 @@ std::string build_info_value(std::string_view info, std::string_view key) {
   return {};
 }
 
-Status pwrite_all(int fd, const char* data, size_t len, uint64_t offset) {
-  while (len > 0) {
-    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("writing the image", errno);
-    data += n;
-    len -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 bool all_zero(const std::string& data) {
   static const std::string zeros(8u << 20, '\0');
   for (size_t at = 0; at < data.size(); at += zeros.size()) {
@@ -245,8 +234,9 @@ Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingS
                        (!etag.empty() && reply->info.etag != etag)))
           s = Error(ErrorKind::kPreconditionFailed, key + " changed since it was indexed");
         if (s.ok() && !all_zero(reply->data))
-          s = pwrite_all(fd, reply->data.data(), reply->data.size(),
-                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset);
+          s = pwrite_all(fd, reply->data,
+                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset,
+                         "writing the image");
         if (!s.ok() && !failed) failed = s.error().with_context("exporting " + key);
         if (++done % 256 == 0 && ::isatty(STDERR_FILENO))
           std::fprintf(stderr, "\r\033[Kexport: %llu / %llu pieces",
@@ -272,8 +262,10 @@ int run_export(const IndexOptions& o) {
   if (!opened) return exit_code;
   int fd = ::open(o.image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return report_failure("index export", errno_error("creating " + o.image, errno));
-  Status s = pwrite_all(fd, reinterpret_cast<const char*>(file->metadata().data()),
-                        file->metadata().size(), 0);
+  Status s = pwrite_all(fd,
+                        std::string_view(reinterpret_cast<const char*>(file->metadata().data()),
+                                         file->metadata().size()),
+                        0, "writing the image");
   if (s.ok() && ::ftruncate(fd, static_cast<off_t>(file->device_bytes())) != 0)
     s = errno_error("sizing " + o.image, errno);
   if (s.ok()) s = fetch_extents(*file, prefix, opened->store, fd, std::max(o.fetch_concurrency, 1));
