@@ -48,8 +48,9 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
 Writer::Writer(WriterConfig config, Journal journal, Spool spool)
     : config_(std::move(config)), journal_(std::move(journal)), committer_(*reactor_, journal_),
       link_(journal_, committer_), spool_(std::move(spool)) {
-  upload_settings_ = UploadSettings{config_.multipart_threshold, config_.part_size,
-                                    config_.parallel_parts};
+  upload_options_.multipart_threshold = config_.multipart_threshold;
+  upload_options_.part_size = config_.part_size;
+  upload_options_.parallel_parts = config_.parallel_parts;
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 

@@ -215,7 +215,7 @@ void Writer::rescan_next() {
     if (open_for_writing(path)) continue;  // its IN_CLOSE_WRITE will come
     rescanning_ = true;
     std::string key = key_for(root, path);
-    uint64_t part_size = upload_part_size(upload_settings_, identity->size, store_->capabilities());
+    uint64_t part_size = upload_part_size(upload_options_, identity->size, store_->capabilities());
     remote_matches(*store_, key, path, identity->size, part_size,
                    [this, root, path, key, identity = *identity,
                     alive = std::weak_ptr<bool>(alive_)](Result<RemoteMatch> match) {

@@ -52,14 +52,14 @@ void Writer::start_upload(uint64_t id) {
   const UploadState& state = journal_.state().uploads.at(id);
   auto alive = std::weak_ptr<bool>(alive_);
   if (!u.verify_first) {
-    return run_upload(*store_, *workers_, link_, upload_settings_, state,
+    return run_upload(*store_, *workers_, link_, upload_options_, state,
                       [this, id, alive](Result<PutReply> r) {
                         if (alive.lock()) on_attempt_done(id, std::move(r));
                       });
   }
   uint64_t part_size = state.multipart
                            ? state.multipart->part_size
-                           : upload_part_size(upload_settings_, state.taken.size,
+                           : upload_part_size(upload_options_, state.taken.size,
                                               store_->capabilities());
   remote_matches(*store_, state.taken.key, state.taken.spool_path, state.taken.size, part_size,
                  [this, id, alive](Result<RemoteMatch> match) {
@@ -68,7 +68,7 @@ void Writer::start_upload(uint64_t id) {
                    if (*match) return skip_uploaded(id, **match);
                    uploads_.at(id).verify_first = false;
                    const UploadState& st = journal_.state().uploads.at(id);
-                   run_upload(*store_, *workers_, link_, upload_settings_, st,
+                   run_upload(*store_, *workers_, link_, upload_options_, st,
                               [this, id, alive](Result<PutReply> r) {
                                 if (alive.lock()) on_attempt_done(id, std::move(r));
                               });
