@@ -1,0 +1,34 @@
+// The command-line flags that locate and configure an object store, declared once for every
+// program that talks to one (`shoal`'s subcommands, `shoal mount`, `shoald`):
+//   --endpoint URL, --region NAME, --path-style | --virtual-hosted, --oss-v1
+// and their two translations: into StoreFlags (store/config.h, resolved against the config
+// file and the environment) and back into arguments, for a program that starts another.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "store/config.h"
+
+namespace shoal::cli {
+
+struct StoreFlagValues {
+  std::string endpoint;
+  std::string region;
+  bool path_style = false;
+  bool virtual_hosted = false;
+  bool oss_v1 = false;
+};
+
+// Declares the flags on `app` (--path-style and --virtual-hosted exclude each other).
+void add_store_flags(CLI::App& app, StoreFlagValues& values);
+
+// The flags given, over `config_path` (empty: no config file).
+StoreFlags to_store_flags(const StoreFlagValues& values, const std::string& config_path);
+
+// The flags given, as arguments ("--endpoint", "http://…", "--path-style", …).
+std::vector<std::string> store_flag_args(const StoreFlagValues& values);
+
+}  // namespace shoal::cli
