@@ -13,6 +13,7 @@
 #include "common/fd_io.h"
 #include "index/builder.h"
 #include "index/index_file.h"
+#include "index/version_pin.h"
 #include "store/uri.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
@@ -223,16 +224,21 @@ Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingS
       queue.pop_front();
       const index::ObjectRecord& r = file.objects()[piece.extent->object];
       std::string key = prefix + std::string(file.key(r));
-      std::string etag(file.etag(r));
       uint64_t length = std::min(kChunk, r.size - piece.offset);
       ++in_flight;
-      GetQuery q{.key = key, .range = ByteRange{piece.offset, length}, .if_match = pin ? etag : ""};
-      store.async().get(std::move(q), [&, piece, key, etag, length, size = r.size](Result<GetReply> reply) {
+      GetQuery q = index::pinned_get(file, r, key, ByteRange{piece.offset, length}, pin);
+      store.async().get(std::move(q), [&, piece, key, length, record = &r](Result<GetReply> reply) {
         --in_flight;
         Status s = reply.ok() ? Status{} : Status(std::move(reply).error());
-        if (s.ok() && (reply->data.size() != length || reply->info.size != size ||
-                       (!etag.empty() && reply->info.etag != etag)))
-          s = Error(ErrorKind::kPreconditionFailed, key + " changed since it was indexed");
+        // The same pin the engine's fetcher holds every read to.
+        std::optional<std::string> changed;
+        if (s.ok()) changed = index::version_mismatch(file, *record, reply->info);
+        if (s.ok() && !changed && reply->data.size() != length)
+          changed = "asked for " + std::to_string(length) + " bytes at " +
+                    std::to_string(piece.offset) + ", got " + std::to_string(reply->data.size());
+        if (changed)
+          s = Error(ErrorKind::kPreconditionFailed,
+                    key + " changed since it was indexed (" + *changed + ")");
         if (s.ok() && !all_zero(reply->data))
           s = pwrite_all(fd, reply->data,
                          uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset,
