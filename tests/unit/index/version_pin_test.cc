@@ -5,35 +5,28 @@
 #include <string>
 #include <vector>
 
+#include "support/small_index.h"
 #include "support/temp_dir.h"
 
 namespace shoal::index {
 namespace {
 
-// Two objects: "a" (5000 B, ETag "etag-a") and "b" (1 B, no ETag recorded).
+// test::SmallIndex with "a" (5000 B, ETag "etag-a") and "b" (1 B) recorded without an ETag.
 class VersionPin : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    IndexContents c;
-    c.summary = {5, 2, objects_.size(), extents_.size(), 1700000000};
-    c.metadata = metadata_;
-    c.extents = extents_;
-    c.objects = objects_;
-    c.strings = std::span(strings_.data(), strings_.size());
+    test::SmallIndex small;
+    small.objects[2].etag_length = 0;
     std::string path = dir_.path() + "/pin.shix";
-    ASSERT_TRUE(write_index_file(path, c).ok());
+    ASSERT_TRUE(write_index_file(path, small.contents()).ok());
     auto opened = IndexFile::open(path);
     ASSERT_TRUE(opened.ok()) << opened.error().describe();
     file_.emplace(std::move(*opened));
   }
   const ObjectRecord& a() const { return file_->objects()[0]; }
-  const ObjectRecord& b() const { return file_->objects()[1]; }
+  const ObjectRecord& b() const { return file_->objects()[2]; }
 
-  std::vector<uint8_t> metadata_ = std::vector<uint8_t>(2 * kBlockSize, 0xAB);
-  std::string strings_ = "aetag-ab";
-  std::vector<ObjectRecord> objects_ = {{5000, 1, 0, 1, 6, 0, 1, 2}, {1, 3, 7, 1, 0, 0, 8, 4}};
-  std::vector<Extent> extents_ = {{2, 0}, {4, 1}};
   test::TempDir dir_{"shoal-version-pin"};
   std::optional<IndexFile> file_;
 };
