@@ -9,7 +9,7 @@
 namespace shoal {
 namespace {
 
-void log_to_stderr(std::string_view line) { log_warning("engine: " + std::string(line)); }
+void log_engine_warning(std::string_view line) { log_warning("engine: " + std::string(line)); }
 
 // The value of a "key: value" line of the index's build info ("" when absent).
 std::string build_info_value(std::string_view info, std::string_view key) {
@@ -64,7 +64,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const index::IndexFile& index, Ob
                                                MemoryCache& cache, Reactor& reactor,
                                                EngineOptions options, Metrics& metrics) {
   SHOAL_TRY(validate(options, cache.budget()));
-  if (!options.log) options.log = log_to_stderr;
+  if (!options.log) options.log = log_engine_warning;
   std::string prefix = build_info_value(index.build_info(), "prefix");
   std::unique_ptr<Engine> engine(
       new Engine(index, store, cache, reactor, options, metrics, std::move(prefix)));
