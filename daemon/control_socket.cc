@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/socket.h"
+
 namespace shoal {
 namespace {
 
@@ -118,32 +120,25 @@ Result<std::string> receive_all(int fd, std::chrono::steady_clock::time_point de
   }
 }
 
-Result<std::string> exchange(int fd, const std::string& path, std::string_view command,
+Result<std::string> exchange(const std::string& path, std::string_view command,
                              std::string_view body, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return Error(ErrorKind::kInvalidArgument, "control socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Error e = errno_error("connecting to the control socket " + path, errno);
-    e.kind = ErrorKind::kNetwork;
+  auto fd = connect_unix(path, "control");
+  if (!fd.ok()) {
+    Error e = std::move(fd).error();
+    if (e.kind == ErrorKind::kNotFound) e.kind = ErrorKind::kNetwork;  // no daemon serves it
     return e;
   }
-  SHOAL_TRY(send_all(fd, std::string(command) + "\n" + std::string(body), deadline));
-  ::shutdown(fd, SHUT_WR);
-  return receive_all(fd, deadline);
+  SHOAL_TRY(send_all(fd->get(), std::string(command) + "\n" + std::string(body), deadline));
+  ::shutdown(fd->get(), SHUT_WR);
+  return receive_all(fd->get(), deadline);
 }
 
 }  // namespace
 
 Result<std::string> control_request(const std::string& path, std::string_view command,
                                     std::string_view body, std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("socket()", errno);
-  Result<std::string> reply = exchange(fd, path, command, body, timeout);
-  ::close(fd);
+  Result<std::string> reply = exchange(path, command, body, timeout);
   if (!reply.ok()) return std::move(reply).error().with_context(std::string(command));
   if (reply->starts_with("ok\n")) return reply->substr(3);
   std::string_view text = *reply;

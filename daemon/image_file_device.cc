@@ -13,23 +13,19 @@ namespace shoal {
 
 Result<std::unique_ptr<ImageFileDevice>> ImageFileDevice::open(const std::string& path,
                                                                Reactor& reactor) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("opening image " + path, errno);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("opening image " + path, errno);
   // SEEK_END gives the size of regular files and block devices alike.
-  off_t end = ::lseek(fd, 0, SEEK_END);
-  if (end < 0) {
-    Error error = errno_error("finding the size of image " + path, errno);
-    ::close(fd);
-    return error;
-  }
+  off_t end = ::lseek(fd.get(), 0, SEEK_END);
+  if (end < 0) return errno_error("finding the size of image " + path, errno);
   return std::unique_ptr<ImageFileDevice>(
-      new ImageFileDevice(reactor, fd, static_cast<uint64_t>(end), path));
+      new ImageFileDevice(reactor, std::move(fd), static_cast<uint64_t>(end), path));
 }
 
-ImageFileDevice::ImageFileDevice(Reactor& reactor, int fd, uint64_t size, std::string path)
-    : reactor_(reactor), fd_(fd), size_(size), path_(std::move(path)) {}
+ImageFileDevice::ImageFileDevice(Reactor& reactor, UniqueFd fd, uint64_t size, std::string path)
+    : reactor_(reactor), fd_(std::move(fd)), size_(size), path_(std::move(path)) {}
 
-ImageFileDevice::~ImageFileDevice() { ::close(fd_); }
+ImageFileDevice::~ImageFileDevice() = default;
 
 void ImageFileDevice::readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) {
   Status status = read_all(offset, iov);
@@ -55,7 +51,7 @@ Status ImageFileDevice::read_all(uint64_t offset, std::span<const iovec> iov) co
       continue;
     }
     int count = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
-    ssize_t n = ::preadv(fd_, left.data() + first, count, static_cast<off_t>(offset));
+    ssize_t n = ::preadv(fd_.get(), left.data() + first, count, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
       return errno_error("reading image " + path_ + " at " + std::to_string(offset), errno);

@@ -10,6 +10,7 @@
 
 #include "common/reactor.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "daemon/block_device.h"
 
 namespace shoal {
@@ -27,11 +28,11 @@ class ImageFileDevice final : public BlockDevice {
   void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override;
 
  private:
-  ImageFileDevice(Reactor& reactor, int fd, uint64_t size, std::string path);
+  ImageFileDevice(Reactor& reactor, UniqueFd fd, uint64_t size, std::string path);
   Status read_all(uint64_t offset, std::span<const iovec> iov) const;
 
   Reactor& reactor_;
-  int fd_;
+  UniqueFd fd_;
   uint64_t size_;
   std::string path_;
 };

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/log.h"
+
 namespace shoal {
 namespace {
 
@@ -85,10 +87,10 @@ Metrics::Series& Metrics::series(std::string_view name, std::string_view help, T
   if (it == families_.end())
     it = families_.emplace(std::string(name), Family{type, std::string(help), {}}).first;
   if (it->second.type != type) {
-    std::fprintf(stderr, "metrics: %.*s registered as a %s and again as a %s\n",
-                 static_cast<int>(name.size()), name.data(),
-                 type_name(static_cast<int>(it->second.type)).data(),
-                 type_name(static_cast<int>(type)).data());
+    // A programming error: the exposition would be invalid, so stop here, saying why.
+    log_error("metrics: " + std::string(name) + " registered as a " +
+              std::string(type_name(static_cast<int>(it->second.type))) + " and again as a " +
+              std::string(type_name(static_cast<int>(type))));
     std::abort();
   }
   return it->second.series[render_labels(labels)];

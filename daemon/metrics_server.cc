@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/socket.h"
+
 namespace shoal {
 namespace {
 
@@ -33,90 +35,6 @@ bool is_loopback(const std::string& host) {
   in_addr v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   return host == "::1";
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { int fd = fd_; fd_ = -1; return fd; }
-
- private:
-  int fd_;
-};
-
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
-// A socket file left by a dead process refuses connections and may be replaced; a live one
-// belongs to someone else.
-Status clear_stale_socket(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) return {};
-  if (!S_ISSOCK(st.st_mode))
-    return Error(ErrorKind::kInvalidArgument, path + " exists and is not a socket");
-  Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (probe.get() < 0) return errno_error("socket()", errno);
-  sockaddr_un addr = unix_address(path);
-  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
-    return Error(ErrorKind::kInvalidArgument,
-                 path + " is in use by another process: stop it or pick another socket path");
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return errno_error("removing the stale socket " + path, errno);
-  return {};
-}
-
-Result<int> listen_unix(const ListenAddress& address, mode_t mode) {
-  SHOAL_TRY(clear_stale_socket(address.path));
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return errno_error("socket()", errno);
-  sockaddr_un addr = unix_address(address.path);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return errno_error("binding " + address.path, errno);
-  if (::chmod(address.path.c_str(), mode) != 0 || ::listen(fd.get(), 64) != 0) {
-    int err = errno;
-    ::unlink(address.path.c_str());
-    return errno_error("listening on " + address.path, err);
-  }
-  return fd.release();
-}
-
-Result<int> listen_tcp(ListenAddress& address) {
-  bool v6 = address.host.find(':') != std::string::npos;
-  Fd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return errno_error("socket()", errno);
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&storage);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(address.port);
-    inet_pton(AF_INET6, address.host.c_str(), &a->sin6_addr);
-    length = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&storage);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(address.port);
-    inet_pton(AF_INET, address.host.c_str(), &a->sin_addr);
-    length = sizeof *a;
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0)
-    return errno_error("binding " + address.to_string(), errno);
-  if (::listen(fd.get(), 64) != 0) return errno_error("listening on " + address.to_string(), errno);
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&storage), &length) != 0)
-    return errno_error("getsockname", errno);
-  address.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
-  return fd.release();
 }
 
 }  // namespace
@@ -162,20 +80,32 @@ Result<std::unique_ptr<RequestServer>> RequestServer::listen(const ListenAddress
                                                              Reactor& reactor, Framer framer,
                                                              Handler handler, Limits limits) {
   ListenAddress bound = address;
-  Result<int> fd = bound.kind == ListenAddress::Kind::kUnix ? listen_unix(bound, limits.unix_mode)
-                                                            : listen_tcp(bound);
-  if (!fd.ok()) return std::move(fd).error();
-  std::unique_ptr<RequestServer> server(new RequestServer(
-      reactor, std::move(bound), *fd, std::move(framer), std::move(handler), std::move(limits)));
-  reactor.watch(*fd, Reactor::kReadable, [s = server.get()](uint32_t) { s->accept_all(); });
+  UnixListener unix_listener;
+  UniqueFd tcp_fd;
+  if (bound.kind == ListenAddress::Kind::kUnix) {
+    SHOAL_ASSIGN(unix_listener,
+                 UnixListener::listen(bound.path, "Unix",
+                                      {.backlog = 64, .mode = limits.unix_mode}));
+  } else {
+    SHOAL_ASSIGN(TcpListener tcp, listen_tcp(bound.host, bound.port, "loopback", 64));
+    bound.port = tcp.port;
+    tcp_fd = std::move(tcp.fd);
+  }
+  std::unique_ptr<RequestServer> server(
+      new RequestServer(reactor, std::move(bound), std::move(unix_listener), std::move(tcp_fd),
+                        std::move(framer), std::move(handler), std::move(limits)));
+  reactor.watch(server->listen_fd_, Reactor::kReadable,
+                [s = server.get()](uint32_t) { s->accept_all(); });
   return server;
 }
 
-RequestServer::RequestServer(Reactor& reactor, ListenAddress address, int fd, Framer framer,
-                             Handler handler, Limits limits)
+RequestServer::RequestServer(Reactor& reactor, ListenAddress address, UnixListener unix_listener,
+                             UniqueFd tcp_listener, Framer framer, Handler handler, Limits limits)
     : reactor_(reactor),
       address_(std::move(address)),
-      listen_fd_(fd),
+      unix_listener_(std::move(unix_listener)),
+      tcp_listener_(std::move(tcp_listener)),
+      listen_fd_(unix_listener_.listening() ? unix_listener_.fd() : tcp_listener_.get()),
       framer_(std::move(framer)),
       handler_(std::move(handler)),
       limits_(std::move(limits)) {}
@@ -183,8 +113,7 @@ RequestServer::RequestServer(Reactor& reactor, ListenAddress address, int fd, Fr
 RequestServer::~RequestServer() {
   while (!connections_.empty()) close_connection(connections_.begin()->first);
   reactor_.unwatch(listen_fd_);
-  ::close(listen_fd_);
-  if (address_.kind == ListenAddress::Kind::kUnix) ::unlink(address_.path.c_str());
+  // The listener members close the socket and remove its file.
 }
 
 void RequestServer::accept_all() {

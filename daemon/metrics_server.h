@@ -23,6 +23,8 @@
 
 #include "common/reactor.h"
 #include "common/result.h"
+#include "common/socket.h"
+#include "common/unique_fd.h"
 
 namespace shoal {
 
@@ -70,8 +72,8 @@ class RequestServer {
  private:
   struct Connection;
 
-  RequestServer(Reactor& reactor, ListenAddress address, int fd, Framer framer, Handler handler,
-                Limits limits);
+  RequestServer(Reactor& reactor, ListenAddress address, UnixListener unix_listener,
+                UniqueFd tcp_listener, Framer framer, Handler handler, Limits limits);
   void accept_all();
   void on_readable(int fd);
   void respond(int fd, std::string reply);
@@ -80,6 +82,8 @@ class RequestServer {
 
   Reactor& reactor_;
   ListenAddress address_;
+  UnixListener unix_listener_;  // one of the two listens
+  UniqueFd tcp_listener_;
   int listen_fd_;
   Framer framer_;
   Handler handler_;

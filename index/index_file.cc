@@ -14,6 +14,8 @@
 #include <vector>
 #include <utility>
 
+#include "common/fd_io.h"
+
 namespace shoal::index {
 
 static_assert(std::endian::native == std::endian::little,
@@ -101,15 +103,9 @@ class SectionWriter {
 
  private:
   Status pwrite_all(const void* data, size_t len) {
-    auto p = static_cast<const char*>(data);
-    while (len > 0) {
-      ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(offset_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return errno_error("writing " + path_, errno);
-      p += n;
-      len -= static_cast<size_t>(n);
-      offset_ += static_cast<uint64_t>(n);
-    }
+    SHOAL_TRY(shoal::pwrite_all(fd_, std::string_view(static_cast<const char*>(data), len),
+                                offset_, "writing " + path_));
+    offset_ += len;
     return {};
   }
 

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "mount/proc.h"
-#include "mount/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace shoal::mount {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "mount/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace shoal::mount {
 

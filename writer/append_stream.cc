@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "writer/log.h"
+#include "common/log.h"
 #include "writer/remote_check.h"
 
 namespace shoal {
@@ -194,7 +194,7 @@ void AppendStream::advanced(std::string next_key, uint64_t position) {
 
 void AppendStream::fail(const Error& error, bool permanent) {
   last_error_ = error.describe();
-  writer_log(permanent ? LogLevel::kError : LogLevel::kWarning,
+  write_log(permanent ? LogLevel::kError : LogLevel::kWarning,
              "append stream " + config_.file + " → " + key_ + ": " + last_error_ +
                  (permanent ? " (stream stopped)" : " (will retry)"));
   if (permanent) stopped_ = true;

@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_io.h"
+#include "common/socket.h"
+#include "common/unique_fd.h"
 #include "store/url_encode.h"
 
 namespace shoal {
@@ -30,50 +33,12 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
-Result<sockaddr_un> socket_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return Error(ErrorKind::kInvalidArgument, "control socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-Result<int> connect_to(const std::string& path) {
-  SHOAL_ASSIGN(sockaddr_un addr, socket_address(path));
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("socket", errno);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == ENOENT || err == ECONNREFUSED)
-      return Error(ErrorKind::kNotFound, "no shoal writer is listening on " + path +
-                                             " (is `shoal writer run` started with this config?)");
-    return errno_error("connect to " + path, err);
-  }
+Result<UniqueFd> connect_to(const std::string& path) {
+  auto fd = connect_unix(path, "control");
+  if (!fd.ok() && fd.error().kind == ErrorKind::kNotFound)
+    return Error(ErrorKind::kNotFound, "no shoal writer is listening on " + path +
+                                           " (is `shoal writer run` started with this config?)");
   return fd;
-}
-
-Status send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("send to the writer", errno);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
-}
-
-Result<std::string> receive_all(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("read from the writer", errno);
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
 }
 
 }  // namespace
@@ -141,41 +106,27 @@ struct ControlServer::Connection {
 
 Result<std::unique_ptr<ControlServer>> ControlServer::listen(Reactor& reactor, std::string path,
                                                              Handler handler) {
-  SHOAL_ASSIGN(sockaddr_un addr, socket_address(path));
-  auto probe = connect_to(path);
-  if (probe.ok()) {
-    ::close(*probe);
-    return Error(ErrorKind::kInvalidArgument,
-                 "control socket " + path + " is in use by another running writer");
-  }
-  ::unlink(path.c_str());  // stale: its writer is gone
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("socket", errno);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0) {
-    Error e = errno_error("listen on control socket " + path, errno);
-    ::close(fd);
-    return e;
-  }
-  ::chmod(path.c_str(), 0600);  // the socket can make the writer upload any file it can read
+  // Mode 0600: the socket can make the writer upload any file it can read.
+  SHOAL_ASSIGN(UnixListener listener,
+               UnixListener::listen(path, "control", {.backlog = 64, .mode = 0600}));
   return std::unique_ptr<ControlServer>(
-      new ControlServer(reactor, std::move(path), fd, std::move(handler)));
+      new ControlServer(reactor, std::move(listener), std::move(handler)));
 }
 
-ControlServer::ControlServer(Reactor& reactor, std::string path, int fd, Handler handler)
-    : reactor_(reactor), path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {
-  reactor_.watch(fd_, Reactor::kReadable, [this](uint32_t) { accept_all(); });
+ControlServer::ControlServer(Reactor& reactor, UnixListener listener, Handler handler)
+    : reactor_(reactor), listener_(std::move(listener)), handler_(std::move(handler)) {
+  reactor_.watch(listener_.fd(), Reactor::kReadable, [this](uint32_t) { accept_all(); });
 }
 
 ControlServer::~ControlServer() {
   while (!connections_.empty()) close(connections_.back()->fd);
-  reactor_.unwatch(fd_);
-  ::close(fd_);
-  ::unlink(path_.c_str());
+  reactor_.unwatch(listener_.fd());
+  // listener_ closes the socket and removes its file.
 }
 
 void ControlServer::accept_all() {
   for (;;) {
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a client that gave up: nothing to do either way
     auto c = std::make_shared<Connection>();
     c->fd = fd;
@@ -228,12 +179,10 @@ void ControlServer::close(int fd) {
 
 Result<ControlReply> control_call(const std::string& socket_path,
                                   const std::vector<std::string>& words) {
-  SHOAL_ASSIGN(int fd, connect_to(socket_path));
-  Status sent = send_all(fd, encode_control_request(words));
-  auto received = sent.ok() ? receive_all(fd) : Result<std::string>(std::move(sent).error());
-  ::close(fd);
-  if (!received.ok()) return std::move(received).error();
-  return decode_control_reply(*received);
+  SHOAL_ASSIGN(UniqueFd fd, connect_to(socket_path));
+  SHOAL_TRY(write_all(fd.get(), encode_control_request(words), "send to the writer"));
+  SHOAL_ASSIGN(std::string received, read_to_end(fd.get(), "read from the writer"));
+  return decode_control_reply(received);
 }
 
 }  // namespace shoal

@@ -15,6 +15,7 @@
 
 #include "common/reactor.h"
 #include "common/result.h"
+#include "common/socket.h"
 
 namespace shoal {
 
@@ -57,7 +58,7 @@ class ControlServer {
 
  private:
   struct Connection;
-  ControlServer(Reactor& reactor, std::string path, int fd, Handler handler);
+  ControlServer(Reactor& reactor, UnixListener listener, Handler handler);
   void accept_all();
   void on_readable(const std::shared_ptr<Connection>& c);
   void on_writable(const std::shared_ptr<Connection>& c);
@@ -65,8 +66,7 @@ class ControlServer {
   void close(int fd);
 
   Reactor& reactor_;
-  std::string path_;
-  int fd_;
+  UnixListener listener_;
   Handler handler_;
   std::vector<std::shared_ptr<Connection>> connections_;
 };

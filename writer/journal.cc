@@ -12,6 +12,8 @@
 #include <set>
 #include <utility>
 
+#include "common/fd_io.h"
+
 namespace shoal {
 namespace {
 
@@ -98,29 +100,12 @@ bool commit_follows(std::string_view file, uint64_t offset) {
   return false;
 }
 
-Status write_all(int fd, uint64_t offset, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("write", errno);
-    bytes.remove_prefix(static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 Result<std::string> read_all(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return errno_error("stat", errno);
   std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("read", errno);
-    if (n == 0) break;  // shrank under us; replay what is there
-    done += static_cast<size_t>(n);
-  }
+  // A file that shrank under us replays what is there.
+  SHOAL_ASSIGN(size_t done, pread_full(fd, bytes.data(), bytes.size(), 0, "read"));
   bytes.resize(done);
   return bytes;
 }
@@ -163,7 +148,7 @@ Result<int> write_temp(const std::string& path, const std::string& bytes) {
   int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("create " + tmp, errno);
   Status s = lock_exclusive(fd, tmp);
-  if (s.ok()) s = write_all(fd, 0, bytes);
+  if (s.ok()) s = pwrite_all(fd, bytes, 0, "write");
   if (s.ok()) s = sync_file(fd);
   if (!s.ok()) {
     ::close(fd);
@@ -445,7 +430,7 @@ Status Journal::commit() {
   SHOAL_TRY(fail_if_poisoned());
   if (pending_.empty()) return {};
   seal_frame(pending_, last_pending_frame_, kCommitEnd);
-  Status written = write_all(fd_, file_size_, pending_);
+  Status written = pwrite_all(fd_, pending_, file_size_, "write");
   if (!written.ok()) {
     seal_frame(pending_, last_pending_frame_, 0);
     Error e = std::move(written).error().with_context(

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <memory>
 
+#include "common/fd_io.h"
+#include "common/unique_fd.h"
 #include "store/hash.h"
 #include "store/transfer.h"
 
@@ -13,29 +15,6 @@ namespace shoal {
 namespace {
 
 constexpr uint64_t kReadBackChunk = 8ull << 20;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-Result<std::string> read_exact(int fd, uint64_t offset, uint64_t length, const std::string& path) {
-  std::string buf(static_cast<size_t>(length), '\0');
-  size_t done = 0;
-  while (done < buf.size()) {
-    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done,
-                        static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("read " + path, errno);
-    if (n == 0)
-      return Error(ErrorKind::kIo, path + " shrank while being read at offset " +
-                                       std::to_string(offset + done));
-    done += static_cast<size_t>(n);
-  }
-  return buf;
-}
 
 bool is_hex(std::string_view s) {
   for (char c : s)
@@ -87,8 +66,8 @@ class ReadBack : public std::enable_shared_from_this<ReadBack> {
       : store_(store), info_(std::move(info)), path_(std::move(path)), done_(std::move(done)) {}
 
   void start() {
-    fd_.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_.fd < 0) return done_(errno_error("open " + path_, errno));
+    fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_) return done_(errno_error("open " + path_, errno));
     next();
   }
 
@@ -111,7 +90,7 @@ class ReadBack : public std::enable_shared_from_this<ReadBack> {
         return done_(false);
       return done_(std::move(reply).error());
     }
-    auto local = read_exact(fd_.fd, offset_, length, path_);
+    auto local = pread_exact(fd_.get(), offset_, length, path_);
     if (!local.ok()) return done_(std::move(local).error());
     if (reply->data != *local) return done_(false);
     offset_ += length;
@@ -122,7 +101,7 @@ class ReadBack : public std::enable_shared_from_this<ReadBack> {
   ObjectInfo info_;
   std::string path_;
   Done<bool> done_;
-  Fd fd_;
+  UniqueFd fd_;
   uint64_t offset_ = 0;
 };
 
@@ -141,12 +120,12 @@ void compare_content(ObjectStore& store, const ObjectInfo& info, const std::stri
 }  // namespace
 
 Result<std::string> file_md5(const std::string& path, uint64_t offset, uint64_t length) {
-  Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd.fd < 0) return errno_error("open " + path, errno);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("open " + path, errno);
   Digest digest = Digest::md5();
   for (uint64_t done = 0; done < length;) {
     uint64_t n = std::min<uint64_t>(length - done, 1u << 20);
-    SHOAL_ASSIGN(std::string chunk, read_exact(fd.fd, offset + done, n, path));
+    SHOAL_ASSIGN(std::string chunk, pread_exact(fd.get(), offset + done, n, path));
     digest.update(chunk);
     done += n;
   }

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "writer/log.h"
+#include "common/log.h"
 
 namespace shoal {
 namespace {
@@ -89,7 +89,7 @@ void Retention::list_page(std::string token) {
   store_.list(q, [this, alive = std::weak_ptr<bool>(alive_)](Result<ListPage> page) {
     if (!alive.lock()) return;
     if (!page.ok()) {
-      writer_log(LogLevel::kWarning, "retention: listing " + prefix_ + " failed: " +
+      write_log(LogLevel::kWarning, "retention: listing " + prefix_ + " failed: " +
                                          page.error().describe() + " (will retry on the next upload)");
       return finish();
     }
@@ -108,9 +108,9 @@ void Retention::remove_next() {
     if (!alive.lock()) return;
     if (r.ok()) {
       ++removed_;
-      writer_log(LogLevel::kInfo, "retention: removed " + key);
+      write_log(LogLevel::kInfo, "retention: removed " + key);
     } else {
-      writer_log(LogLevel::kWarning, "retention: removing " + key + " failed: " + r.error().describe());
+      write_log(LogLevel::kWarning, "retention: removing " + key + " failed: " + r.error().describe());
     }
     remove_next();
   });

@@ -8,15 +8,10 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/unique_fd.h"
+
 namespace shoal {
 namespace {
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -25,7 +20,7 @@ int64_t mtime_ns(const struct stat& st) {
 Status fsync_path(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return errno_error("open " + path, errno);
-  FdCloser closer{fd};
+  UniqueFd closer(fd);
   if (::fsync(fd) != 0) return errno_error("fsync " + path, errno);
   return {};
 }
@@ -93,13 +88,13 @@ Result<CapturedFile> Spool::capture(const std::string& source, uint64_t upload_i
 Result<CapturedFile> Spool::copy_in(const std::string& source, const std::string& target) const {
   int from = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (from < 0) return errno_error("open " + source, errno);
-  FdCloser from_closer{from};
+  UniqueFd from_closer(from);
   struct stat st {};
   if (::fstat(from, &st) != 0) return errno_error("stat " + source, errno);
   std::string temp = target + ".copy";
   int to = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (to < 0) return errno_error("create " + temp, errno);
-  FdCloser to_closer{to};
+  UniqueFd to_closer(to);
   Status copied = copy_bytes(from, to, static_cast<uint64_t>(st.st_size), source);
   if (copied.ok() && ::rename(temp.c_str(), target.c_str()) != 0)
     copied = errno_error("rename " + temp, errno);

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "writer/log.h"
+#include "common/log.h"
 
 namespace shoal {
 namespace {
@@ -99,7 +99,7 @@ void Watcher::rebuild() {
   dirs_.clear();
   for (const auto& root : roots_) {
     Status s = add_tree(root, root, false);
-    if (!s.ok()) writer_log(LogLevel::kError, s.error().describe());
+    if (!s.ok()) write_log(LogLevel::kError, s.error().describe());
   }
   report(Report{true, {}});
 }
@@ -128,7 +128,7 @@ void Watcher::read_events() {
 
 void Watcher::handle(uint32_t mask, int wd, const std::string& name) {
   if (mask & IN_Q_OVERFLOW) {
-    writer_log(LogLevel::kWarning, "inotify queue overflowed; rescanning the watched directories");
+    write_log(LogLevel::kWarning, "inotify queue overflowed; rescanning the watched directories");
     return rebuild();
   }
   if (mask & IN_IGNORED) {
@@ -145,7 +145,7 @@ void Watcher::handle(uint32_t mask, int wd, const std::string& name) {
   if (mask & IN_ISDIR) {
     if (mask & (IN_CREATE | IN_MOVED_TO)) {
       Status s = add_tree(dir.root, path, true);
-      if (!s.ok()) writer_log(LogLevel::kError, s.error().describe());
+      if (!s.ok()) write_log(LogLevel::kError, s.error().describe());
     }
     return;
   }
@@ -159,7 +159,7 @@ std::string Watcher::land(const std::string& path) {
   if (::link(path.c_str(), landed.c_str()) == 0) return landed;
   // Across file systems the loop copies the file instead; a file already gone is lost to us.
   if (errno != EXDEV)
-    writer_log(LogLevel::kWarning, "could not capture " + path + " at once: " +
+    write_log(LogLevel::kWarning, "could not capture " + path + " at once: " +
                                        errno_error("link", errno).describe());
   return "";
 }

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "common/log.h"
 #include "store/open_store.h"
-#include "writer/log.h"
 
 namespace shoal {
 namespace {
@@ -28,7 +28,7 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
   SHOAL_ASSIGN(Journal journal, Journal::open(config.journal));
   const JournalReplay& replayed = journal.replay();
   if (replayed.bytes_cut > 0)
-    writer_log(LogLevel::kWarning, "journal " + config.journal + ": cut a torn tail of " +
+    write_log(LogLevel::kWarning, "journal " + config.journal + ": cut a torn tail of " +
                                        std::to_string(replayed.bytes_cut) + " bytes at offset " +
                                        std::to_string(replayed.cut_offset) +
                                        " (a commit interrupted by a crash; it was never acknowledged)");
@@ -48,8 +48,9 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
 Writer::Writer(WriterConfig config, Journal journal, Spool spool)
     : config_(std::move(config)), journal_(std::move(journal)), committer_(*reactor_, journal_),
       link_(journal_, committer_), spool_(std::move(spool)) {
-  upload_settings_ = UploadSettings{config_.multipart_threshold, config_.part_size,
-                                    config_.parallel_parts};
+  upload_options_.multipart_threshold = config_.multipart_threshold;
+  upload_options_.part_size = config_.part_size;
+  upload_options_.parallel_parts = config_.parallel_parts;
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
@@ -92,7 +93,7 @@ Status Writer::replay() {
   }
   SHOAL_TRY(journal_.commit());
   if (!uploads_.empty())
-    writer_log(LogLevel::kInfo, "journal replayed: " + plural(uploads_.size(), "upload") +
+    write_log(LogLevel::kInfo, "journal replayed: " + plural(uploads_.size(), "upload") +
                                     " still owed to the store");
   return {};
 }
@@ -138,14 +139,14 @@ Status Writer::start_services() {
 
 Status Writer::run() {
   SHOAL_TRY(start_services());
-  writer_log(LogLevel::kInfo, "writing to " + store_->describe() + " under " +
+  write_log(LogLevel::kInfo, "writing to " + store_->describe() + " under " +
                                   config_.destination.to_string() + "; control socket " +
                                   config_.control_socket);
   while (!stopping_) reactor_->run_once(std::chrono::milliseconds(1000));
   // Records appended since the last commit (cleanup, part acks) are worth keeping.
   Status committed = journal_.commit();
-  if (!committed.ok()) writer_log(LogLevel::kWarning, committed.error().describe());
-  writer_log(LogLevel::kInfo, "stopped");
+  if (!committed.ok()) write_log(LogLevel::kWarning, committed.error().describe());
+  write_log(LogLevel::kInfo, "stopped");
   return {};
 }
 

@@ -141,7 +141,7 @@ class Writer {
   // are joined before it goes.
   std::unique_ptr<BlockingPool> workers_;
   std::unique_ptr<ObjectStore> store_;
-  UploadSettings upload_settings_;
+  UploadOptions upload_options_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<Watcher> watcher_;
   std::vector<std::unique_ptr<AppendStream>> streams_;

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <utility>
 
-#include "writer/log.h"
+#include "common/log.h"
 #include "writer/remote_check.h"
 #include "writer/writer.h"
 
@@ -125,7 +125,7 @@ void Writer::record_taken(uint64_t id, const std::string& source, const std::str
     // requester learns that the take is not yet durable.
     if (!durable.ok()) {
       stats_.last_error = durable.error().describe();
-      writer_log(LogLevel::kError, stats_.last_error);
+      write_log(LogLevel::kError, stats_.last_error);
     }
     enqueue(id);
     pump();
@@ -140,7 +140,7 @@ void Writer::refuse(const std::string& source, const Error& error, bool loud) {
   // A file deleted between its close and our look was not meant to be kept: say so quietly.
   bool vanished = error.kind == ErrorKind::kNotFound;
   if (!vanished || loud) stats_.last_error = "not taken: " + error.describe();
-  writer_log(vanished && !loud ? LogLevel::kInfo : LogLevel::kError,
+  write_log(vanished && !loud ? LogLevel::kInfo : LogLevel::kError,
              "not taking " + source + ": " + error.describe());
 }
 
@@ -150,7 +150,7 @@ void Writer::set_spool_full(const std::string& source, uint64_t size) {
   stats_.spool_full = true;
   stats_.last_error = "spool full: " + std::to_string(spool_.used()) + " of " +
                       std::to_string(spool_.budget()) + " bytes used; new files are not taken";
-  writer_log(LogLevel::kError,
+  write_log(LogLevel::kError,
              "SPOOL FULL: " + spool_.dir() + " holds " + std::to_string(spool_.used()) + " of " +
                  std::to_string(spool_.budget()) + " bytes; not taking " + source + " (" +
                  std::to_string(size) + " bytes) or any new file until uploads free space; "
@@ -160,7 +160,7 @@ void Writer::set_spool_full(const std::string& source, uint64_t size) {
 void Writer::on_spool_freed() {
   if (!stats_.spool_full) return;
   stats_.spool_full = false;
-  writer_log(LogLevel::kInfo, "spool has room again (" + std::to_string(spool_.used()) + " of " +
+  write_log(LogLevel::kInfo, "spool has room again (" + std::to_string(spool_.used()) + " of " +
                                   std::to_string(spool_.budget()) +
                                   " bytes); rescanning the watched directories");
   request_rescan();
@@ -215,7 +215,7 @@ void Writer::rescan_next() {
     if (open_for_writing(path)) continue;  // its IN_CLOSE_WRITE will come
     rescanning_ = true;
     std::string key = key_for(root, path);
-    uint64_t part_size = upload_part_size(upload_settings_, identity->size, store_->capabilities());
+    uint64_t part_size = upload_part_size(upload_options_, identity->size, store_->capabilities());
     remote_matches(*store_, key, path, identity->size, part_size,
                    [this, root, path, key, identity = *identity,
                     alive = std::weak_ptr<bool>(alive_)](Result<RemoteMatch> match) {

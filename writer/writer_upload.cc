@@ -3,7 +3,7 @@
 // cleanup once an object is durable.
 #include <random>
 
-#include "writer/log.h"
+#include "common/log.h"
 #include "writer/remote_check.h"
 #include "writer/writer.h"
 
@@ -52,14 +52,14 @@ void Writer::start_upload(uint64_t id) {
   const UploadState& state = journal_.state().uploads.at(id);
   auto alive = std::weak_ptr<bool>(alive_);
   if (!u.verify_first) {
-    return run_upload(*store_, *workers_, link_, upload_settings_, state,
+    return run_upload(*store_, *workers_, link_, upload_options_, state,
                       [this, id, alive](Result<PutReply> r) {
                         if (alive.lock()) on_attempt_done(id, std::move(r));
                       });
   }
   uint64_t part_size = state.multipart
                            ? state.multipart->part_size
-                           : upload_part_size(upload_settings_, state.taken.size,
+                           : upload_part_size(upload_options_, state.taken.size,
                                               store_->capabilities());
   remote_matches(*store_, state.taken.key, state.taken.spool_path, state.taken.size, part_size,
                  [this, id, alive](Result<RemoteMatch> match) {
@@ -68,7 +68,7 @@ void Writer::start_upload(uint64_t id) {
                    if (*match) return skip_uploaded(id, **match);
                    uploads_.at(id).verify_first = false;
                    const UploadState& st = journal_.state().uploads.at(id);
-                   run_upload(*store_, *workers_, link_, upload_settings_, st,
+                   run_upload(*store_, *workers_, link_, upload_options_, st,
                               [this, id, alive](Result<PutReply> r) {
                                 if (alive.lock()) on_attempt_done(id, std::move(r));
                               });
@@ -86,7 +86,7 @@ void Writer::on_attempt_done(uint64_t id, Result<PutReply> result) {
   stats_.last_error = "upload of " + u.key + " failed: " + u.last_error;
   // The store may have the object even though we saw an error (a lost answer).
   u.verify_first = true;
-  writer_log(LogLevel::kError, stats_.last_error + " (attempt " + std::to_string(u.attempts) +
+  write_log(LogLevel::kError, stats_.last_error + " (attempt " + std::to_string(u.attempts) +
                                    "; the file stays spooled and is retried)");
   schedule_retry(id);
   pump();
@@ -127,7 +127,7 @@ void Writer::on_uploaded(uint64_t id, const std::string& etag, bool skipped) {
   u.skipped = skipped;
   if (skipped) {
     ++stats_.skipped_files;
-    writer_log(LogLevel::kInfo, u.key + " is already in the store, byte-identical; not redone");
+    write_log(LogLevel::kInfo, u.key + " is already in the store, byte-identical; not redone");
   }
   link_.record(UploadCompleted{id, etag},
                [this, id, alive = std::weak_ptr<bool>(alive_)](Status durable) {
@@ -135,7 +135,7 @@ void Writer::on_uploaded(uint64_t id, const std::string& etag, bool skipped) {
                  if (durable.ok()) return finish_upload(id);
                  // The record stays buffered: retry the commit before the spool copy may go.
                  stats_.last_error = durable.error().describe();
-                 writer_log(LogLevel::kError, stats_.last_error);
+                 write_log(LogLevel::kError, stats_.last_error);
                  reactor_->add_timer(config_.retry_base, [this, id, alive] {
                    if (alive.lock()) committer_.request([this, id, alive](Status s) {
                      if (alive.lock() && s.ok()) finish_upload(id);
@@ -153,7 +153,7 @@ void Writer::finish_upload(uint64_t id) {
   if (released.ok()) {
     link_.record(DeletedLocally{id}, nullptr);
   } else {
-    writer_log(LogLevel::kWarning, released.error().describe());  // removed on the next start
+    write_log(LogLevel::kWarning, released.error().describe());  // removed on the next start
   }
   uploads_.erase(it);
   auto& ids = ids_by_key_[u.key];
@@ -176,7 +176,7 @@ void Writer::finish_upload(uint64_t id) {
 
 void Writer::maybe_compact() {
   auto compacted = journal_.compact_if_due();
-  if (!compacted.ok()) writer_log(LogLevel::kWarning, compacted.error().describe());
+  if (!compacted.ok()) write_log(LogLevel::kWarning, compacted.error().describe());
 }
 
 }  // namespace shoal

@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
+
 namespace shoal {
 namespace {
 
-void log_to_stderr(std::string_view line) {
-  std::fprintf(stderr, "shoal engine: %.*s\n", static_cast<int>(line.size()), line.data());
-}
+void log_engine_warning(std::string_view line) { log_warning("engine: " + std::string(line)); }
 
 engine::FetchGeometry geometry_of(const EngineOptions& options) {
   return engine::FetchGeometry{options.whole_object_max, options.chunk_size};
@@ -52,7 +52,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const index::IndexFile& index, Ob
                                                MemoryCache& cache, Reactor& reactor,
                                                EngineOptions options, Metrics& metrics) {
   SHOAL_TRY(validate(options, cache.budget()));
-  if (!options.log) options.log = log_to_stderr;
+  if (!options.log) options.log = log_engine_warning;
   std::unique_ptr<Engine> engine(
       new Engine(index, store, cache, reactor, options, metrics, index.build_info().prefix));
   if (!options.hints.empty()) {

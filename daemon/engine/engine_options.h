@@ -39,7 +39,8 @@ struct EngineOptions {
   // Volume paths in the order the job will read them; prefetched in that order.
   std::vector<std::string> hints;
 
-  // Where the engine reports what an operator must see (a changed object). Default: stderr.
+  // Where the engine reports what an operator must see (a changed object). Default: a
+  // warning in the program's log (common/log.h).
   std::function<void(std::string_view)> log;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "index/version_pin.h"
+
 namespace shoal::engine {
 namespace {
 
@@ -12,11 +14,6 @@ constexpr std::chrono::milliseconds kBudgetRecheck{5};
 
 CacheKey unpack(uint64_t key) {
   return CacheKey{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)};
-}
-
-bool means_changed(ErrorKind kind) {
-  return kind == ErrorKind::kPreconditionFailed || kind == ErrorKind::kNotFound ||
-         kind == ErrorKind::kRangeNotSatisfiable;
 }
 
 }  // namespace
@@ -150,11 +147,10 @@ void Fetcher::start_get(uint64_t key, Pending& p, CacheReservation reservation) 
   ++in_flight_;
   metrics_.gets.inc();
   metrics_.gets_in_flight.add(1);
-  GetQuery query;
-  query.key = full_key(unit.object);
-  query.range = ByteRange{config_.geometry.unit_offset(r, unit.chunk),
-                          config_.geometry.unit_length(r, unit.chunk)};
-  if (if_match_) query.if_match = std::string(index_.etag(r));
+  GetQuery query = index::pinned_get(index_, r, full_key(unit.object),
+                                     ByteRange{config_.geometry.unit_offset(r, unit.chunk),
+                                               config_.geometry.unit_length(r, unit.chunk)},
+                                     if_match_);
   store_.get(std::move(query),
              [this, alive = std::weak_ptr<bool>(alive_), key](Result<GetReply> reply) {
                if (!alive.expired()) on_reply(key, std::move(reply));
@@ -179,19 +175,13 @@ Result<CacheBuffer> Fetcher::accept(CacheKey unit, Pending& p, Result<GetReply> 
   const index::ObjectRecord& r = index_.objects()[unit.object];
   if (!reply.ok()) {
     metrics_.get_errors.inc();
-    if (means_changed(reply.error().kind)) return mark_changed(unit.object, reply.error().describe());
+    if (index::means_changed(reply.error().kind))
+      return mark_changed(unit.object, reply.error().describe());
     return std::move(reply).error().with_context("reading " + full_key(unit.object));
   }
   metrics_.get_bytes.inc(reply->data.size());
-  std::string_view etag = index_.etag(r);
-  if (reply->info.size != r.size) {
-    return mark_changed(unit.object, "its size is " + std::to_string(reply->info.size) +
-                                         ", the index says " + std::to_string(r.size));
-  }
-  if (!etag.empty() && reply->info.etag != etag) {
-    return mark_changed(unit.object, "its ETag is '" + reply->info.etag + "', the index says '" +
-                                         std::string(etag) + "'");
-  }
+  if (auto mismatch = index::version_mismatch(index_, r, reply->info))
+    return mark_changed(unit.object, *mismatch);
   uint64_t offset = config_.geometry.unit_offset(r, unit.chunk);
   uint64_t length = config_.geometry.unit_length(r, unit.chunk);
   if (reply->offset != offset || reply->data.size() != length) {

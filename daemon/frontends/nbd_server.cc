@@ -1,5 +1,4 @@
 #include "daemon/frontends/nbd_server.h"
-#include "daemon/frontends/unix_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,6 +17,7 @@
 #include <span>
 #include <string_view>
 
+#include "common/socket.h"
 #include "daemon/frontends/nbd_protocol.h"
 
 namespace shoal {
@@ -35,10 +35,9 @@ constexpr size_t kMaxIovPerSend = 64;
 constexpr uint16_t kTransmissionFlags =
     nbd::kFlagHasFlags | nbd::kFlagReadOnly | nbd::kFlagSendFlush | nbd::kFlagCanMultiConn;
 
-Status set_nonblocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-    return errno_error("making an NBD socket nonblocking", errno);
+// An adopted socket (socket activation, a socketpair) may come blocking and inheritable.
+Status prepare_adopted(int fd) {
+  SHOAL_TRY(set_nonblocking(fd, "an NBD socket"));
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return errno_error("setting FD_CLOEXEC", errno);
   return {};
 }
@@ -569,57 +568,18 @@ Status NbdServer::start() {
 }
 
 Status NbdServer::listen_unix() {
-  const std::string& path = options_.nbd.unix_socket;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return Error(ErrorKind::kInvalidArgument,
-                 "NBD socket path " + path + " is too long for a Unix socket (max " +
-                     std::to_string(sizeof(addr.sun_path) - 1) + " bytes)");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("creating a Unix socket", errno);
-  listeners_.push_back({fd, false});
-
-  SHOAL_TRY(clear_stale_unix_socket(addr, "NBD"));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    return errno_error("binding NBD socket " + path, errno);
-  own_unix_socket_ = true;
-  if (::listen(fd, SOMAXCONN) != 0) return errno_error("listening on NBD socket " + path, errno);
+  SHOAL_ASSIGN(unix_listener_,
+               UnixListener::listen(options_.nbd.unix_socket, "NBD", {.backlog = SOMAXCONN}));
+  listeners_.push_back({unix_listener_.fd(), false});
   return {};
 }
 
 Status NbdServer::listen_tcp() {
-  const std::string& host = options_.nbd.tcp_address;
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options_.nbd.tcp_port);
-    length = sizeof(*v4);
-  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options_.nbd.tcp_port);
-    length = sizeof(*v6);
-  } else {
-    return Error(ErrorKind::kInvalidArgument,
-                 "NBD TCP address '" + host + "' is not an IPv4 or IPv6 address");
-  }
-  int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("creating a TCP socket", errno);
-  listeners_.push_back({fd, true});
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  std::string where = host + ":" + std::to_string(options_.nbd.tcp_port);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0)
-    return errno_error("binding NBD TCP socket " + where, errno);
-  if (::listen(fd, SOMAXCONN) != 0) return errno_error("listening on " + where, errno);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0)
-    return errno_error("reading the port of " + where, errno);
-  tcp_port_ = ntohs(storage.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  SHOAL_ASSIGN(TcpListener tcp,
+               shoal::listen_tcp(options_.nbd.tcp_address, options_.nbd.tcp_port, "NBD", SOMAXCONN));
+  tcp_port_ = tcp.port;
+  tcp_listener_ = std::move(tcp.fd);
+  listeners_.push_back({tcp_listener_.get(), true});
   return {};
 }
 
@@ -639,7 +599,7 @@ void NbdServer::accept_all(const Listener& listener) {
 }
 
 Status NbdServer::adopt(int fd) {
-  Status nonblocking = set_nonblocking(fd);
+  Status nonblocking = prepare_adopted(fd);
   if (!nonblocking.ok()) {
     ::close(fd);
     return nonblocking;
@@ -666,13 +626,10 @@ Status NbdServer::serve(int fd, bool tcp) {
 void NbdServer::forget(const Connection* connection) { connections_.erase(connection); }
 
 void NbdServer::stop() {
-  for (const Listener& listener : listeners_) {
-    reactor_.unwatch(listener.fd);
-    ::close(listener.fd);
-  }
+  for (const Listener& listener : listeners_) reactor_.unwatch(listener.fd);
   listeners_.clear();
-  if (own_unix_socket_) ::unlink(options_.nbd.unix_socket.c_str());
-  own_unix_socket_ = false;
+  unix_listener_.close();  // and removes the socket file
+  tcp_listener_.reset();
   std::vector<std::shared_ptr<Connection>> open;
   for (auto& [key, connection] : connections_) open.push_back(connection);
   for (auto& connection : open) connection->close();

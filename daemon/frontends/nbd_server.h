@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/socket.h"
+#include "common/unique_fd.h"
 #include "daemon/frontends/frontend.h"
 
 namespace shoal {
@@ -59,7 +61,7 @@ class NbdServer final : public Frontend {
  private:
   class Connection;
   struct Listener {
-    int fd = -1;
+    int fd = -1;  // owned by unix_listener_ or tcp_listener_
     bool tcp = false;
   };
 
@@ -74,7 +76,8 @@ class NbdServer final : public Frontend {
   Reactor& reactor_;
   BlockDevice& device_;
   std::vector<Listener> listeners_;
-  bool own_unix_socket_ = false;
+  UnixListener unix_listener_;
+  UniqueFd tcp_listener_;
   uint16_t tcp_port_ = 0;
   uint64_t refused_connections_ = 0;
   std::unordered_map<const Connection*, std::shared_ptr<Connection>> connections_;

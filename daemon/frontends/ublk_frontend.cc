@@ -14,6 +14,8 @@
 #include <cstring>
 #include <thread>
 
+#include "common/log.h"
+
 namespace shoal {
 namespace {
 
@@ -474,7 +476,7 @@ void UblkFrontend::report_ready(const Status& status) {
   if (options_.on_ready) {
     options_.on_ready(status);
   } else if (!status.ok()) {
-    std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
+    log_error(status.error().describe());
   }
 }
 
@@ -496,8 +498,8 @@ void UblkFrontend::handle_io_completion(uint64_t user_data, int res) {
     // ABORT: the device is going away and this tag will not be fetched again. Anything else
     // means the kernel refused our command; the tag is lost either way.
     if (res != UBLK_IO_RES_ABORT && !stopping_) {
-      std::fprintf(stderr, "shoal: ublk device %d queue %u tag %u: %s\n", device_id_, queue_id, tag,
-                   std::strerror(-res));
+      log_error("ublk device " + std::to_string(device_id_) + " queue " + std::to_string(queue_id) +
+                " tag " + std::to_string(tag) + ": " + std::strerror(-res));
     }
     return;
   }
@@ -520,7 +522,7 @@ void UblkFrontend::commit(uint16_t queue, uint16_t tag, int32_t result) {
 
 void UblkFrontend::submit_io() {
   int rc = io_uring_submit(io_ring_->get());
-  if (rc < 0) std::fprintf(stderr, "shoal: submitting ublk commands: %s\n", std::strerror(-rc));
+  if (rc < 0) log_error(std::string("submitting ublk commands: ") + std::strerror(-rc));
 }
 
 void UblkFrontend::stop() {
@@ -553,7 +555,7 @@ void UblkFrontend::stop_device() {
   int res = await_device_command(kCmdStopDev, std::chrono::steady_clock::time_point::max(),
                                  [this] { drain_io_answering_eio(); });
   if (res < 0)
-    std::fprintf(stderr, "shoal: ublk STOP_DEV on device %d: %s\n", device_id_, std::strerror(-res));
+    log_error("ublk STOP_DEV on device " + std::to_string(device_id_) + ": " + std::strerror(-res));
   drain_io_answering_eio();
 }
 
@@ -583,10 +585,10 @@ void UblkFrontend::delete_device() {
   submit_device_command(kCmdDelDev);
   int res = await_device_command(kCmdDelDev, std::chrono::steady_clock::now() + kDeleteWait, [] {});
   if (res == -ETIMEDOUT) {
-    std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d did not finish; the device may remain\n",
-                 device_id_);
+    log_error("ublk DEL_DEV on device " + std::to_string(device_id_) +
+              " did not finish; the device may remain");
   } else if (res < 0) {
-    std::fprintf(stderr, "shoal: ublk DEL_DEV on device %d: %s\n", device_id_, std::strerror(-res));
+    log_error("ublk DEL_DEV on device " + std::to_string(device_id_) + ": " + std::strerror(-res));
   }
 }
 

@@ -1,5 +1,4 @@
 #include "daemon/frontends/vhost_user_blk.h"
-#include "daemon/frontends/unix_socket.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -15,6 +14,8 @@
 #include <span>
 #include <vector>
 
+#include "common/log.h"
+#include "common/socket.h"
 #include "daemon/frontends/vhost_user_protocol.h"
 #include "daemon/frontends/virtio_blk.h"
 
@@ -226,8 +227,7 @@ void VhostUserBlk::Connection::handle_message() {
              (request.flags & vhost::kFlagNeedReply) != 0 && !has_own_reply(request.request);
   if (ack) send_ack(request.request, status.ok());
   if (!status.ok()) {
-    std::fprintf(stderr, "shoal: %s (message %u)\n", status.error().describe().c_str(),
-                 request.request);
+    log_error(status.error().describe() + " (message " + std::to_string(request.request) + ")");
     if (!ack) close();
   }
 }
@@ -475,8 +475,8 @@ void VhostUserBlk::Connection::maybe_start(size_t index) {
       SplitVirtqueue::attach(*memory_, ring.size, *ring.addresses, ring_features(), ring.base);
   if (!queue.ok()) {
     // Only a memory table sent after SET_VRING_ADDR can get here; the ring stays stopped.
-    std::fprintf(stderr, "shoal: vhost-user ring %zu not started: %s\n", index,
-                 queue.error().describe().c_str());
+    log_error("vhost-user ring " + std::to_string(index) +
+              " not started: " + queue.error().describe());
     return;
   }
   std::weak_ptr<Connection> weak = weak_from_this();
@@ -507,8 +507,8 @@ void VhostUserBlk::Connection::call_driver(size_t index) {
   uint64_t one = 1;
   // A full eventfd counter already means "interrupt pending"; nothing more to do.
   if (::write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-    std::fprintf(stderr, "shoal: vhost-user call eventfd of ring %zu: %s\n", index,
-                 std::strerror(errno));
+    log_warning("vhost-user call eventfd of ring " + std::to_string(index) + ": " +
+                std::strerror(errno));
   }
 }
 
@@ -590,34 +590,21 @@ Status VhostUserBlk::start() {
     stop();
     return status;
   }
-  reactor_.watch(listen_fd_, Reactor::kReadable, [this](uint32_t) { accept_all(); });
+  reactor_.watch(listener_.fd(), Reactor::kReadable, [this](uint32_t) { accept_all(); });
   return {};
 }
 
 Status VhostUserBlk::listen_unix() {
-  const std::string& path = options_.vhost_user_blk.unix_socket;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return Error(ErrorKind::kInvalidArgument, "vhost-user socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return errno_error("creating a Unix socket", errno);
-  SHOAL_TRY(clear_stale_unix_socket(addr, "vhost-user"));
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    return errno_error("binding vhost-user socket " + path, errno);
-  own_socket_ = true;
-  if (::listen(listen_fd_, 4) != 0)
-    return errno_error("listening on vhost-user socket " + path, errno);
+  SHOAL_ASSIGN(listener_, UnixListener::listen(options_.vhost_user_blk.unix_socket, "vhost-user", {.backlog = 4}));
   return {};
 }
 
 void VhostUserBlk::accept_all() {
   for (;;) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or an error the next readiness will report again
     Status status = adopt(fd);
-    if (!status.ok()) std::fprintf(stderr, "shoal: %s\n", status.error().describe().c_str());
+    if (!status.ok()) log_error(status.error().describe());
   }
 }
 
@@ -628,11 +615,10 @@ Status VhostUserBlk::adopt(int fd) {
     return Error(ErrorKind::kInvalidArgument,
                  "vhost-user-blk serves one front end at a time; closed a second connection");
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    Error error = errno_error("making a vhost-user socket nonblocking", errno);
+  Status nonblocking = set_nonblocking(fd, "a vhost-user socket");
+  if (!nonblocking.ok()) {
     ::close(fd);
-    return error;
+    return nonblocking;
   }
   connection_ = std::make_shared<Connection>(*this, fd);
   connection_->start();
@@ -652,13 +638,8 @@ uint64_t VhostUserBlk::refused_chains() const {
 void VhostUserBlk::stop() {
   if (connection_) connection_->close();
   connection_.reset();
-  if (listen_fd_ >= 0) {
-    reactor_.unwatch(listen_fd_);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-  }
-  if (own_socket_) ::unlink(options_.vhost_user_blk.unix_socket.c_str());
-  own_socket_ = false;
+  if (listener_.listening()) reactor_.unwatch(listener_.fd());
+  listener_.close();  // and removes the socket file
 }
 
 }  // namespace shoal

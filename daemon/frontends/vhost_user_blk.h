@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "common/socket.h"
 #include "daemon/frontends/frontend.h"
 
 namespace shoal {
@@ -58,8 +59,7 @@ class VhostUserBlk final : public Frontend {
   FrontendOptions options_;
   Reactor& reactor_;
   BlockDevice& device_;
-  int listen_fd_ = -1;
-  bool own_socket_ = false;
+  UnixListener listener_;
   uint64_t refused_connections_ = 0;
   std::shared_ptr<Connection> connection_;
 };

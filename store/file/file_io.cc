@@ -11,24 +11,6 @@
 
 namespace shoal::file {
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-int UniqueFd::release() {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-
 bool is_reserved_name(std::string_view name) {
   return name == kStagingDirName || name.starts_with(kTempPrefix);
 }
@@ -72,33 +54,6 @@ Result<UniqueFd> open_fd(const std::string& path, int flags, std::string_view wh
   return UniqueFd(fd);
 }
 
-Status write_all_at(int fd, std::string_view data, uint64_t at, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("write " + path, errno);
-    data.remove_prefix(static_cast<size_t>(n));
-    at += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
-Result<std::string> read_exact(int fd, uint64_t offset, uint64_t length, const std::string& path) {
-  std::string out(length, '\0');
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("read " + path, errno);
-    if (n == 0)
-      return Error(ErrorKind::kIntegrity, path + " ended at byte " + std::to_string(offset + done) +
-                                              " while " + std::to_string(offset + length) +
-                                              " were expected: it changed while being read");
-    done += static_cast<uint64_t>(n);
-  }
-  return out;
-}
-
 namespace {
 
 constexpr uint64_t kCopyChunk = 1 << 20;
@@ -107,13 +62,13 @@ Status copy_file_region(int out_fd, const Body& body, uint64_t at, const std::st
   SHOAL_ASSIGN(UniqueFd in, open_fd(body.path, O_RDONLY, "open body file"));
   for (uint64_t done = 0; done < body.length;) {
     uint64_t chunk = std::min(kCopyChunk, body.length - done);
-    auto bytes = read_exact(in.get(), body.offset + done, chunk, body.path);
+    auto bytes = pread_exact(in.get(), body.offset + done, chunk, body.path);
     if (!bytes.ok() && bytes.error().kind == ErrorKind::kIntegrity)
       return Error(ErrorKind::kInvalidArgument,
                    "body file " + body.path + " has fewer than " + std::to_string(body.length) +
                        " bytes at offset " + std::to_string(body.offset));
     SHOAL_TRY(bytes);
-    SHOAL_TRY(write_all_at(out_fd, *bytes, at + done, out_path));
+    SHOAL_TRY(pwrite_all(out_fd, *bytes, at + done, "write " + out_path));
     done += chunk;
   }
   return {};
@@ -143,7 +98,7 @@ Result<struct stat> write_and_sync(const std::string& temp, const FileWriter& wr
 
 Status write_body_at(int fd, const Body& body, uint64_t at, const std::string& path) {
   if (body.is_file()) return copy_file_region(fd, body, at, path);
-  return write_all_at(fd, body.data, at, path);
+  return pwrite_all(fd, body.data, at, "write " + path);
 }
 
 Result<struct stat> write_atomically(const std::string& path, const FileWriter& write) {

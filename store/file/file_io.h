@@ -1,5 +1,6 @@
-// Low-level local-file helpers for the file:// backend: descriptors, whole writes, atomic
-// replacement, and the ETag rule.
+// Low-level local-file helpers for the file:// backend: opening, body writes, atomic
+// replacement, and the ETag rule. Descriptors and whole reads/writes are common/unique_fd.h
+// and common/fd_io.h.
 #pragma once
 
 #include <sys/stat.h>
@@ -8,27 +9,12 @@
 #include <functional>
 #include <string>
 
+#include "common/fd_io.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "store/object_store.h"
 
 namespace shoal::file {
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-
-  int get() const { return fd_; }
-  int release();
-
- private:
-  int fd_ = -1;
-};
 
 // Names the backend keeps for itself in every directory; listings never show them and keys
 // may not use them.
@@ -47,11 +33,8 @@ ObjectInfo info_from_stat(std::string key, const struct stat& st);
 std::string random_hex(size_t bytes);
 
 Result<UniqueFd> open_fd(const std::string& path, int flags, std::string_view what);
-Status write_all_at(int fd, std::string_view data, uint64_t at, const std::string& path);
 // Writes the body's bytes (in memory, or a region of its file) at `at`.
 Status write_body_at(int fd, const Body& body, uint64_t at, const std::string& path);
-// Reads exactly `length` bytes at `offset`; fewer means the file shrank under us.
-Result<std::string> read_exact(int fd, uint64_t offset, uint64_t length, const std::string& path);
 
 // Creates `path` through a temporary file in the same directory: write, fsync, rename, fsync
 // the directory. Readers see the old content or the new, never a mix. Returns the new file's

@@ -67,7 +67,7 @@ Result<std::string> read_file(const std::string& path) {
   SHOAL_ASSIGN(UniqueFd fd, open_fd(path, O_RDONLY, "open"));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_error("stat " + path, errno);
-  return read_exact(fd.get(), 0, static_cast<uint64_t>(st.st_size), path);
+  return pread_exact(fd.get(), 0, static_cast<uint64_t>(st.st_size), path);
 }
 
 Result<ByteRange> clamp_range(const GetQuery& q, uint64_t size) {
@@ -151,7 +151,7 @@ Result<GetReply> FileTree::get(const GetQuery& q) const {
                      "; the object changed",
                  "PreconditionFailed");
   SHOAL_ASSIGN(ByteRange range, clamp_range(q, reply.info.size));
-  SHOAL_ASSIGN(reply.data, read_exact(fd, range.offset, *range.length, path));
+  SHOAL_ASSIGN(reply.data, pread_exact(fd, range.offset, *range.length, path));
   reply.offset = range.offset;
   return reply;
 }
@@ -198,7 +198,7 @@ Result<std::string> FileTree::create_multipart(const std::string& key) const {
                     upload_id;
   SHOAL_TRY(make_dirs(dir));
   auto st = write_atomically(dir + "/key", [&](int fd, const std::string& temp) {
-    return write_all_at(fd, key, 0, temp);
+    return pwrite_all(fd, key, 0, "write " + temp);
   });
   if (!st.ok()) return std::move(st).error().with_context("create multipart upload for " + key);
   return upload_id;

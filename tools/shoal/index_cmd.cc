@@ -10,9 +10,11 @@
 #include <memory>
 #include <set>
 
+#include "common/fd_io.h"
 #include "index/builder.h"
 #include "index/erofs/metadata_reader.h"
 #include "index/index_file.h"
+#include "index/version_pin.h"
 #include "store/uri.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
@@ -181,18 +183,6 @@ int run_verify(const IndexOptions& o) {
   return 0;
 }
 
-Status pwrite_all(int fd, const char* data, size_t len, uint64_t offset) {
-  while (len > 0) {
-    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("writing the image", errno);
-    data += n;
-    len -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 bool all_zero(const std::string& data) {
   static const std::string zeros(8u << 20, '\0');
   for (size_t at = 0; at < data.size(); at += zeros.size()) {
@@ -225,19 +215,25 @@ Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingS
       queue.pop_front();
       const index::ObjectRecord& r = file.objects()[piece.extent->object];
       std::string key = prefix + std::string(file.key(r));
-      std::string etag(file.etag(r));
       uint64_t length = std::min(kChunk, r.size - piece.offset);
       ++in_flight;
-      GetQuery q{.key = key, .range = ByteRange{piece.offset, length}, .if_match = pin ? etag : ""};
-      store.async().get(std::move(q), [&, piece, key, etag, length, size = r.size](Result<GetReply> reply) {
+      GetQuery q = index::pinned_get(file, r, key, ByteRange{piece.offset, length}, pin);
+      store.async().get(std::move(q), [&, piece, key, length, record = &r](Result<GetReply> reply) {
         --in_flight;
         Status s = reply.ok() ? Status{} : Status(std::move(reply).error());
-        if (s.ok() && (reply->data.size() != length || reply->info.size != size ||
-                       (!etag.empty() && reply->info.etag != etag)))
-          s = Error(ErrorKind::kPreconditionFailed, key + " changed since it was indexed");
+        // The same pin the engine's fetcher holds every read to.
+        std::optional<std::string> changed;
+        if (s.ok()) changed = index::version_mismatch(file, *record, reply->info);
+        if (s.ok() && !changed && reply->data.size() != length)
+          changed = "asked for " + std::to_string(length) + " bytes at " +
+                    std::to_string(piece.offset) + ", got " + std::to_string(reply->data.size());
+        if (changed)
+          s = Error(ErrorKind::kPreconditionFailed,
+                    key + " changed since it was indexed (" + *changed + ")");
         if (s.ok() && !all_zero(reply->data))
-          s = pwrite_all(fd, reply->data.data(), reply->data.size(),
-                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset);
+          s = pwrite_all(fd, reply->data,
+                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset,
+                         "writing the image");
         if (!s.ok() && !failed) failed = s.error().with_context("exporting " + key);
         if (++done % 256 == 0 && ::isatty(STDERR_FILENO))
           std::fprintf(stderr, "\r\033[Kexport: %llu / %llu pieces",
@@ -263,8 +259,10 @@ int run_export(const IndexOptions& o) {
   if (!opened) return exit_code;
   int fd = ::open(o.image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return report_failure("index export", errno_error("creating " + o.image, errno));
-  Status s = pwrite_all(fd, reinterpret_cast<const char*>(file->metadata().data()),
-                        file->metadata().size(), 0);
+  Status s = pwrite_all(fd,
+                        std::string_view(reinterpret_cast<const char*>(file->metadata().data()),
+                                         file->metadata().size()),
+                        0, "writing the image");
   if (s.ok() && ::ftruncate(fd, static_cast<off_t>(file->device_bytes())) != 0)
     s = errno_error("sizing " + o.image, errno);
   if (s.ok()) s = fetch_extents(*file, prefix, opened->store, fd, std::max(o.fetch_concurrency, 1));

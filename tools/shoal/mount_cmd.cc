@@ -68,11 +68,7 @@ Status complete_spec(MountOptions& o) {
     spec.frontend_settings.push_back({setting, std::move(value)});
   }
   spec.config = o.store.config;
-  if (!o.store.endpoint.empty()) spec.store.endpoint = o.store.endpoint;
-  if (!o.store.region.empty()) spec.store.region = o.store.region;
-  if (o.store.path_style) spec.store.addressing = StoreConfig::Addressing::kPath;
-  if (o.store.virtual_hosted) spec.store.addressing = StoreConfig::Addressing::kVirtualHosted;
-  spec.store.oss_v1 = o.store.oss_v1;
+  spec.store = to_store_flags(o.store, o.store.config);
   return {};
 }
 
@@ -117,16 +113,6 @@ int run_volumes() {
   return 0;
 }
 
-void add_mount_store_options(CLI::App& cmd, StoreOptions& s) {
-  cmd.add_option("--endpoint", s.endpoint, "Object-store endpoint, e.g. http://127.0.0.1:9000");
-  cmd.add_option("--region", s.region, "Object-store region");
-  auto* path = cmd.add_flag("--path-style", s.path_style, "Address buckets as host/bucket/key");
-  auto* hosted =
-      cmd.add_flag("--virtual-hosted", s.virtual_hosted, "Address buckets as bucket.host/key");
-  path->excludes(hosted);
-  cmd.add_flag("--oss-v1", s.oss_v1, "Sign OSS requests with the V1 signature instead of V4");
-}
-
 }  // namespace
 
 void register_mount(CLI::App& app, int& exit_code) {
@@ -163,7 +149,7 @@ void register_mount(CLI::App& app, int& exit_code) {
   cmd->add_option("--index-dir", o->spec.index_dir,
                   "Where indexes built from a URI go (default $SHOAL_INDEX_DIR, else "
                   "/var/lib/shoal)");
-  add_mount_store_options(*cmd, o->store);
+  add_store_flags(*cmd, o->store);
   cmd->callback([o, &exit_code] { exit_code = run_mount(*o); });
 }
 

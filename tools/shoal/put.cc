@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
+#include "common/blocking_pool.h"
 #include "store/transfer.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
@@ -33,8 +35,11 @@ Result<PutReply> upload(BlockingStore& store, const std::string& file, const std
     options.progress = [](uint64_t done, uint64_t total) {
       std::fprintf(stderr, "\r\033[Kput: %" PRIu64 " / %" PRIu64 " MiB", done >> 20, total >> 20);
     };
+  // The workers read and checksum the parts; one per part in flight.
+  SHOAL_ASSIGN(std::unique_ptr<BlockingPool> workers,
+               BlockingPool::create(store.reactor(), std::max(o.parallel, 1)));
   std::optional<Result<PutReply>> result;
-  upload_file(store.async(), store.reactor(), file, key, options,
+  upload_file(store.async(), *workers, file, key, options,
               [&](Result<PutReply> r) { result.emplace(std::move(r)); });
   store.reactor().run_until([&] { return result.has_value(); });
   if (options.progress) std::fprintf(stderr, "\r\033[K");

@@ -11,18 +11,7 @@ namespace shoal::cli {
 void add_store_options(CLI::App& cmd, StoreOptions& o) {
   cmd.add_option("--config", o.config, "TOML config file with a [store] table")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--endpoint", o.endpoint,
-                 "Service endpoint, e.g. http://127.0.0.1:9000 (default: config, then "
-                 "AWS_ENDPOINT_URL / OSS_ENDPOINT)");
-  cmd.add_option("--region", o.region,
-                 "Region, e.g. cn-hangzhou, us-east-1 (default: config, then AWS_REGION / "
-                 "OSS_REGION)");
-  auto* path = cmd.add_flag("--path-style", o.path_style,
-                            "Address buckets as host/bucket/key (automatic for IPs and localhost)");
-  auto* hosted = cmd.add_flag("--virtual-hosted", o.virtual_hosted,
-                              "Address buckets as bucket.host/key");
-  path->excludes(hosted);
-  cmd.add_flag("--oss-v1", o.oss_v1, "Sign OSS requests with the V1 signature instead of V4");
+  add_store_flags(cmd, o);
 }
 
 int report_failure(std::string_view what, const Error& error) {
@@ -35,21 +24,6 @@ int report_usage(std::string_view message) {
   return kExitUsage;
 }
 
-namespace {
-
-StoreFlags to_flags(const StoreOptions& o) {
-  StoreFlags f;
-  f.config_path = o.config;
-  if (!o.endpoint.empty()) f.endpoint = o.endpoint;
-  if (!o.region.empty()) f.region = o.region;
-  if (o.path_style) f.addressing = StoreConfig::Addressing::kPath;
-  if (o.virtual_hosted) f.addressing = StoreConfig::Addressing::kVirtualHosted;
-  f.oss_v1 = o.oss_v1;
-  return f;
-}
-
-}  // namespace
-
 std::optional<OpenedStore> open_from_args(std::string_view uri_text, const StoreOptions& options,
                                           int& exit_code) {
   auto uri = parse_object_uri(uri_text);
@@ -57,7 +31,8 @@ std::optional<OpenedStore> open_from_args(std::string_view uri_text, const Store
     exit_code = report_usage(uri.error().message);
     return std::nullopt;
   }
-  auto config = resolve_store_config(uri->scheme, to_flags(options), process_environment());
+  auto config = resolve_store_config(uri->scheme, to_store_flags(options, options.config),
+                                     process_environment());
   if (!config.ok()) {
     exit_code = report_failure("configuration for " + uri->to_string(), config.error());
     return std::nullopt;

@@ -10,22 +10,20 @@
 
 #include "common/error.h"
 #include "store/blocking_store.h"
+#include "tools/common/store_flags.h"
 
 namespace shoal::cli {
 
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
-struct StoreOptions {
+// The store flags (tools/common/store_flags.h) and the config file they override.
+struct StoreOptions : StoreFlagValues {
   std::string config;
-  std::string endpoint;
-  std::string region;
-  bool path_style = false;
-  bool virtual_hosted = false;
-  bool oss_v1 = false;
 };
 
-// --config, --endpoint, --region, --path-style / --virtual-hosted, --oss-v1.
+// --config, then the store flags: --endpoint, --region, --path-style / --virtual-hosted,
+// --oss-v1.
 void add_store_options(CLI::App& cmd, StoreOptions& options);
 
 struct OpenedStore {

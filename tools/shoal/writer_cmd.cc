@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
 #include "writer/config.h"
@@ -48,6 +49,7 @@ std::optional<WriterConfig> load_config(const WriterOptions& o, int& exit_code) 
 }
 
 int run_writer(const WriterOptions& o) {
+  set_log_program("shoal-writer");  // its lines stay apart from a daemon's in a shared log
   int exit_code = 0;
   auto config = load_config(o, exit_code);
   if (!config) return exit_code;

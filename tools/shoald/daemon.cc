@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/log.h"
 #include "daemon/cache/memory_cache.h"
 #include "daemon/control_socket.h"
 #include "daemon/engine/engine.h"
@@ -25,7 +26,6 @@
 #include "index/index_file.h"
 #include "store/open_store.h"
 #include "store/uri.h"
-#include "tools/shoald/log.h"
 
 namespace shoal::daemon {
 namespace {
@@ -172,7 +172,7 @@ Status Daemon::watch_signals() {
   reactor_->watch(signal_fd_, Reactor::kReadable, [this](uint32_t) {
     signalfd_siginfo info{};
     while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      log_line(std::string("received ") + (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+      log_info(std::string("received ") + (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
                ": stopping");
       reactor_->stop();
     }
@@ -184,7 +184,7 @@ Status Daemon::open_device() {
   if (!settings_.image.empty()) {
     SHOAL_ASSIGN(image_, ImageFileDevice::open(settings_.image, *reactor_));
     device_ = image_.get();
-    log_line("serving the image file " + settings_.image + " (debug mode, no engine)");
+    log_info("serving the image file " + settings_.image + " (debug mode, no engine)");
     return {};
   }
   return open_engine();
@@ -207,11 +207,10 @@ Status Daemon::open_engine() {
   if (!v.hints_file.empty()) {
     SHOAL_ASSIGN(options.hints, read_path_list(v.hints_file));
   }
-  options.log = [](std::string_view line) { log_line("engine: " + std::string(line)); };
   SHOAL_ASSIGN(engine_, Engine::create(*index_, *store_, *cache_, *reactor_, std::move(options),
                                        metrics_));
   device_ = engine_.get();
-  log_line("index " + v.index_path + ": " + std::to_string(index_->summary().object_count) +
+  log_info("index " + v.index_path + ": " + std::to_string(index_->summary().object_count) +
            " objects, " + std::to_string(index_->device_bytes()) + "-byte device; source " +
            source_ + "; cache " + std::to_string(v.cache_memory) + " bytes, prefetch " +
            std::string(to_string(v.engine.prefetch)));
@@ -232,7 +231,7 @@ Status Daemon::start_frontend() {
     return std::move(started).error().with_context("starting the " + frontend_kind_ +
                                                     " frontend");
   }
-  log_line("serving " + frontend_->describe());
+  log_info("serving " + frontend_->describe());
   return {};
 }
 
@@ -242,14 +241,14 @@ void Daemon::on_frontend_ready(const Status& outcome) {
     return;
   }
   Error error = outcome.error().with_context("starting the " + frontend_kind_ + " frontend");
-  log_line("cannot start: " + error.describe());
+  log_error("cannot start: " + error.describe());
   tell_parent(settings_.ready_fd, "error " + error.describe());
   frontend_failed_ = true;
   reactor_->stop();
 }
 
 void Daemon::announce_ready() {
-  log_line("ready");
+  log_info("ready");
   tell_parent(settings_.ready_fd, "ready");
 }
 
@@ -259,7 +258,7 @@ Status Daemon::start_metrics() {
   auto server = MetricsServer::start(listen, *reactor_, [this] { return render_metrics(); });
   if (!server.ok()) return std::move(server).error().with_context("metrics endpoint");
   metrics_server_ = std::move(*server);
-  log_line("metrics on " + metrics_server_->describe());
+  log_info("metrics on " + metrics_server_->describe());
   return {};
 }
 
@@ -276,14 +275,14 @@ Status Daemon::start_control() {
                       }});
   commands.push_back({"hints", true, [this](std::string_view body) { return set_hints(body); }});
   commands.push_back({"shutdown", false, [this](std::string_view) -> Result<std::string> {
-                        log_line("shutdown requested on the control socket: stopping");
+                        log_info("shutdown requested on the control socket: stopping");
                         reactor_->stop();
                         return std::string();
                       }});
   auto control = ControlSocket::start(path, *reactor_, std::move(commands));
   if (!control.ok()) return std::move(control).error().with_context("control socket");
   control_ = std::move(*control);
-  log_line("control socket " + path);
+  log_info("control socket " + path);
   return {};
 }
 
@@ -347,7 +346,7 @@ Result<std::string> Daemon::set_hints(std::string_view body) {
     return Error(ErrorKind::kUnsupported, "hints need the engine: this daemon serves an image file");
   std::vector<std::string> paths = parse_path_list(body);
   HintReport report = engine_->set_hints(paths);
-  log_line("hint list of " + std::to_string(paths.size()) + " paths: " +
+  log_info("hint list of " + std::to_string(paths.size()) + " paths: " +
            std::to_string(report.matched) + " matched, " + std::to_string(report.unknown.size()) +
            " unknown");
   std::string out = "matched: " + std::to_string(report.matched) + "\nunknown: " +
@@ -368,16 +367,17 @@ void block_stop_signals() {
 }
 
 int run_daemon(const DaemonSettings& settings) {
+  set_log_program("shoald");
   Daemon daemon(settings);
   Status started = daemon.start();
   if (!started.ok()) {
-    log_line("cannot start: " + started.error().describe());
+    log_error("cannot start: " + started.error().describe());
     tell_parent(settings.ready_fd, "error " + started.error().describe());
     return exit_code_for(started.error());
   }
   int exit_code = daemon.serve();
   daemon.stop();
-  log_line("stopped");
+  log_info("stopped");
   return exit_code;
 }
 

@@ -14,6 +14,7 @@
 
 #include "daemon/cache/memory_cache.h"
 #include "daemon/volume_config.h"
+#include "tools/common/store_flags.h"
 #include "tools/shoald/daemon.h"
 
 namespace {
@@ -40,11 +41,7 @@ struct Flags {
   std::string hints;
   std::string metrics;
   std::string control;
-  std::string endpoint;
-  std::string region;
-  bool path_style = false;
-  bool virtual_hosted = false;
-  bool oss_v1 = false;
+  shoal::cli::StoreFlagValues store;
 };
 
 // "nbd, vhost-user-blk: listen on this Unix socket": the transports a flag belongs to, then
@@ -120,13 +117,7 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--pid-file", s.pid_file, "Write the daemon's pid here once it serves");
   app.add_option("--ready-fd", s.ready_fd,
                  "Write \"ready\" (or \"error <message>\") to this fd once started");
-  app.add_option("--endpoint", f.endpoint, "Object-store endpoint (see shoal --help)");
-  app.add_option("--region", f.region, "Object-store region");
-  auto* path = app.add_flag("--path-style", f.path_style, "Address buckets as host/bucket/key");
-  auto* hosted = app.add_flag("--virtual-hosted", f.virtual_hosted,
-                              "Address buckets as bucket.host/key");
-  path->excludes(hosted);
-  app.add_flag("--oss-v1", f.oss_v1, "Sign OSS requests with the V1 signature");
+  shoal::cli::add_store_flags(app, f.store);
 }
 
 // The config file first, then every flag given on top of it.
@@ -150,13 +141,7 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
   if (!f.metrics.empty()) v.metrics_listen = f.metrics;
   if (!f.control.empty()) v.control_socket = f.control;
 
-  shoal::StoreFlags& store = s.store_flags;
-  store.config_path = f.config;
-  if (!f.endpoint.empty()) store.endpoint = f.endpoint;
-  if (!f.region.empty()) store.region = f.region;
-  if (f.path_style) store.addressing = shoal::StoreConfig::Addressing::kPath;
-  if (f.virtual_hosted) store.addressing = shoal::StoreConfig::Addressing::kVirtualHosted;
-  store.oss_v1 = f.oss_v1;
+  s.store_flags = shoal::cli::to_store_flags(f.store, f.config);
 
   if (s.image.empty() == v.index_path.empty())
     return shoal::Error(shoal::ErrorKind::kInvalidArgument,

@@ -1,5 +1,6 @@
-// upload_file on a real file:// store: multipart with parallel parts, CRC-64 end to end, and
-// a failure in the middle that must abort cleanly and say which part failed.
+// The upload engine on a real file:// store: multipart with parallel parts, CRC-64 end to
+// end, a failure in the middle that must abort cleanly and say which part failed, and the
+// journal hooks a resumable caller (the writer) records and resumes from.
 #include "store/transfer.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/blocking_pool.h"
 #include "store/blocking_store.h"
 #include "store/crc64.h"
 #include "store/uri.h"
@@ -41,9 +43,29 @@ class TransferTest : public ::testing::Test {
   }
 
   Result<PutReply> upload(const std::string& name, const std::string& key, UploadOptions o) {
+    auto workers = BlockingPool::create(store_->reactor(), 2);
+    if (!workers.ok()) return std::move(workers).error();
     std::optional<Result<PutReply>> result;
-    upload_file(store_->async(), store_->reactor(), (dir_ / name).string(), key, std::move(o),
+    upload_file(store_->async(), **workers, (dir_ / name).string(), key, std::move(o),
                 [&](Result<PutReply> r) { result.emplace(std::move(r)); });
+    EXPECT_TRUE(store_->reactor().run_until([&] { return result.has_value(); }));
+    if (!result) return Error(ErrorKind::kInternal, "never completed");
+    return std::move(*result);
+  }
+
+  Result<PutReply> upload_resumable(const std::string& name, const std::string& key,
+                                    MultipartJournal& journal,
+                                    std::optional<MultipartResume> resume, UploadOptions o) {
+    auto workers = BlockingPool::create(store_->reactor(), 2);
+    if (!workers.ok()) return std::move(workers).error();
+    FileUpload file{.path = (dir_ / name).string(),
+                    .size = fs::file_size(dir_ / name),
+                    .key = key,
+                    .journal = &journal,
+                    .resume = std::move(resume)};
+    std::optional<Result<PutReply>> result;
+    shoal::upload(store_->async(), **workers, std::move(file), std::move(o),
+                  [&](Result<PutReply> r) { result.emplace(std::move(r)); });
     EXPECT_TRUE(store_->reactor().run_until([&] { return result.has_value(); }));
     if (!result) return Error(ErrorKind::kInternal, "never completed");
     return std::move(*result);
@@ -117,6 +139,98 @@ TEST_F(TransferTest, FileShrinkingMidUploadFailsNamingThePartAndLeavesNoObject) 
   auto head = store_->head(prefix_ + "shrinks");
   ASSERT_FALSE(head.ok());
   EXPECT_EQ(head.error().kind, ErrorKind::kNotFound);
+}
+
+
+// Records what the engine reports, as the writer's journal would.
+struct RecordingJournal final : MultipartJournal {
+  void started(const std::string& id, uint64_t size,
+               std::function<void(Status)> durable) override {
+    started_ids.push_back(id);
+    part_size = size;
+    durable(Status{});
+  }
+  void part_uploaded(const PartInfo& part) override { parts.push_back(part); }
+  std::vector<std::string> started_ids;
+  uint64_t part_size = 0;
+  std::vector<PartInfo> parts;
+};
+
+UploadOptions five_mib_parts() {
+  UploadOptions o;
+  o.multipart_threshold = 1 << 20;
+  o.part_size = 5ull << 20;
+  o.parallel_parts = 2;
+  return o;
+}
+
+TEST_F(TransferTest, AJournalLearnsOfTheUploadBeforeAnyPartAndOfEveryPart) {
+  std::string data = make_file("big", (12ull << 20) + 7);  // parts of 5, 5 and 2 MiB
+  RecordingJournal journal;
+  auto put = upload_resumable("big", prefix_ + "big", journal, std::nullopt, five_mib_parts());
+  ASSERT_TRUE(put.ok()) << put.error().describe();
+  ASSERT_EQ(journal.started_ids.size(), 1u);
+  EXPECT_EQ(journal.part_size, 5ull << 20);
+  ASSERT_EQ(journal.parts.size(), 3u);
+  for (const PartInfo& p : journal.parts) {
+    ASSERT_TRUE(p.crc64.has_value());
+    uint64_t offset = static_cast<uint64_t>(p.number - 1) * (5ull << 20);
+    EXPECT_EQ(*p.crc64, crc64(std::string_view(data).substr(offset, p.size))) << p.number;
+  }
+  EXPECT_EQ(*put->crc64, crc64(data));
+}
+
+TEST_F(TransferTest, AResumedUploadKeepsTheRecordedPartsTheStoreStillHas) {
+  std::string data = make_file("big", (12ull << 20) + 7);
+  std::string key = prefix_ + "big";
+  // An earlier attempt created the upload and sent part 1, then died.
+  auto id = store_->create_multipart(key);
+  ASSERT_TRUE(id.ok()) << id.error().describe();
+  std::string path = (dir_ / "big").string();
+  auto part1 = store_->upload_part(key, *id, 1, Body::from_file(path, 0, 5ull << 20));
+  ASSERT_TRUE(part1.ok()) << part1.error().describe();
+  MultipartResume resume{*id, 5ull << 20, {}};
+  resume.parts[1] = PartInfo{1, part1->etag, 5ull << 20,
+                             crc64(std::string_view(data).substr(0, 5ull << 20))};
+  RecordingJournal journal;
+  auto put = upload_resumable("big", key, journal, resume, five_mib_parts());
+  ASSERT_TRUE(put.ok()) << put.error().describe();
+  EXPECT_TRUE(journal.started_ids.empty());  // the same upload, not a fresh one
+  ASSERT_EQ(journal.parts.size(), 2u);       // parts 2 and 3 only
+  for (const PartInfo& p : journal.parts) EXPECT_NE(p.number, 1);
+  EXPECT_EQ(*put->crc64, crc64(data));
+  auto got = store_->get(GetQuery{key, std::nullopt, ""});
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->data == data);
+}
+
+TEST_F(TransferTest, AResumeOfAnUploadTheStoreForgotStartsAFreshOne) {
+  std::string data = make_file("big", (6ull << 20) + 1);
+  MultipartResume resume{"no-such-upload", 5ull << 20, {}};
+  RecordingJournal journal;
+  auto put = upload_resumable("big", prefix_ + "big", journal, resume, five_mib_parts());
+  ASSERT_TRUE(put.ok()) << put.error().describe();
+  ASSERT_EQ(journal.started_ids.size(), 1u);
+  EXPECT_NE(journal.started_ids[0], "no-such-upload");
+  EXPECT_EQ(*put->crc64, crc64(data));
+}
+
+TEST_F(TransferTest, AFailedResumableUploadIsLeftForTheNextAttempt) {
+  make_file("shrinks", 12ull << 20);
+  UploadOptions o = five_mib_parts();
+  o.parallel_parts = 1;
+  bool truncated = false;
+  o.progress = [&](uint64_t, uint64_t) {
+    if (!truncated) fs::resize_file(dir_ / "shrinks", 6ull << 20), truncated = true;
+  };
+  RecordingJournal journal;
+  std::string key = prefix_ + "shrinks";
+  auto put = upload_resumable("shrinks", key, journal, std::nullopt, o);
+  ASSERT_FALSE(put.ok());
+  ASSERT_EQ(journal.started_ids.size(), 1u);
+  auto parts = store_->list_parts(key, journal.started_ids[0]);  // not aborted
+  ASSERT_TRUE(parts.ok()) << parts.error().describe();
+  EXPECT_EQ(parts->size(), 1u);
 }
 
 }  // namespace

@@ -8,34 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/small_index.h"
+
 namespace shoal::index {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Three objects: "a" (5000 B, blocks 2-3), "empty" (0 B), "b" (1 B, block 4); two metadata blocks.
-struct SmallIndex {
-  std::vector<uint8_t> metadata = std::vector<uint8_t>(2 * kBlockSize, 0xAB);
-  std::string strings = "aetag-aemptyetag-ebetag-b";
-  std::vector<ObjectRecord> objects = {
-      {5000, 1, 0, 1, 6, 0, 1, 2},
-      {0, 2, 7, 5, 6, 0, 12, 0},
-      {1, 3, 18, 1, 6, 0, 19, 4},
-  };
-  std::vector<Extent> extents = {{2, 0}, {4, 2}};
-
-  IndexContents contents() const {
-    IndexContents c;
-    c.summary = {5, 2, objects.size(), extents.size(), 1700000000};
-    c.metadata = metadata;
-    c.extents = extents;
-    c.objects = objects;
-    c.strings = std::span(strings.data(), strings.size());
-    c.build_info.source = "file:///x";
-    c.build_info.objects = 3;
-    return c;
-  }
-};
+using test::SmallIndex;
 
 class IndexFileTest : public ::testing::Test {
  protected:
