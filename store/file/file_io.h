@@ -2,11 +2,14 @@
 // replacement, and the ETag rule.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <sys/stat.h>
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "store/object_store.h"
@@ -52,6 +55,9 @@ Status write_all_at(int fd, std::string_view data, uint64_t at, const std::strin
 Status write_body_at(int fd, const Body& body, uint64_t at, const std::string& path);
 // Reads exactly `length` bytes at `offset`; fewer means the file shrank under us.
 Result<std::string> read_exact(int fd, uint64_t offset, uint64_t length, const std::string& path);
+// The same into caller memory, which must hold `length` bytes (preadv, no copy).
+Status read_exact_into(int fd, uint64_t offset, uint64_t length, std::vector<iovec> into,
+                       const std::string& path);
 
 // Creates `path` through a temporary file in the same directory: write, fsync, rename, fsync
 // the directory. Readers see the old content or the new, never a mix. Returns the new file's
