@@ -9,7 +9,9 @@
 //   forward in a stream as the window is wide, and halves, down to 0 (no cross-file GETs),
 //   once misses outside every stream (jumps) outnumber those steps; it also halves when more
 //   prefetched units were evicted unread than used. From 0 the first step forward reopens it.
-//   Hints have their own window (at least 1), grown while hinted units are used.
+//   A stream never runs more bytes ahead than half the cache's probation queue, where unread
+//   prefetched data waits (more would evict itself). Hints have their own window (at least
+//   1), grown while hinted units are used.
 // - Readahead: reading chunk c of a large object from its start or right after chunk c-1
 //   fetches the next chunks.
 // - Hints: volume paths in the order the job will read them; reading hint k keeps hints
