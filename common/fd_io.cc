@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace shoal {
 
@@ -48,15 +50,58 @@ Result<size_t> pread_full(int fd, void* out, size_t length, uint64_t offset,
   return done;
 }
 
+namespace {
+
+Error shrank(const std::string& path, uint64_t ended_at, uint64_t expected_end) {
+  return Error(ErrorKind::kIntegrity, path + " ended at byte " + std::to_string(ended_at) +
+                                          " while " + std::to_string(expected_end) +
+                                          " were expected: it changed while being read");
+}
+
+}  // namespace
+
 Result<std::string> pread_exact(int fd, uint64_t offset, uint64_t length,
                                 const std::string& path) {
   std::string out(static_cast<size_t>(length), '\0');
   SHOAL_ASSIGN(size_t done, pread_full(fd, out.data(), out.size(), offset, "read " + path));
-  if (done < out.size())
-    return Error(ErrorKind::kIntegrity, path + " ended at byte " + std::to_string(offset + done) +
-                                            " while " + std::to_string(offset + length) +
-                                            " were expected: it changed while being read");
+  if (done < out.size()) return shrank(path, offset + done, offset + length);
   return out;
+}
+
+Status preadv_exact(int fd, uint64_t offset, uint64_t length, std::vector<iovec> into,
+                    const std::string& path) {
+  // Trim the iovecs to exactly `length` bytes, then read until they are full.
+  uint64_t room = 0;
+  size_t count = 0;
+  while (count < into.size() && room < length) {
+    uint64_t m = std::min<uint64_t>(into[count].iov_len, length - room);
+    into[count].iov_len = m;
+    room += m;
+    ++count;
+  }
+  if (room < length)
+    return Error(ErrorKind::kInvalidArgument, "read " + path + ": " + std::to_string(length) +
+                                                  " bytes asked into " + std::to_string(room));
+  into.resize(count);
+  uint64_t done = 0;
+  size_t first = 0;
+  while (done < length) {
+    int n_iov = static_cast<int>(std::min<size_t>(into.size() - first, IOV_MAX));
+    ssize_t n = ::preadv(fd, into.data() + first, n_iov, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("read " + path, errno);
+    if (n == 0) return shrank(path, offset + done, offset + length);
+    done += static_cast<uint64_t>(n);
+    for (uint64_t left = static_cast<uint64_t>(n); left > 0;) {  // skip what was filled
+      iovec& v = into[first];
+      uint64_t m = std::min<uint64_t>(left, v.iov_len);
+      v.iov_base = static_cast<char*>(v.iov_base) + m;
+      v.iov_len -= m;
+      left -= m;
+      if (v.iov_len == 0) ++first;
+    }
+  }
+  return {};
 }
 
 Result<std::string> read_to_end(int fd, std::string_view what) {

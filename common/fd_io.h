@@ -3,10 +3,13 @@
 // errors carry errno through errno_error.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -28,6 +31,11 @@ Result<size_t> pread_full(int fd, void* out, size_t length, uint64_t offset,
 // means the file shrank under us: a kIntegrity error naming the offset where it ended.
 Result<std::string> pread_exact(int fd, uint64_t offset, uint64_t length,
                                 const std::string& path);
+
+// The same into caller memory (preadv, no copy): `into` must hold at least `length` bytes;
+// only the first `length` are filled.
+Status preadv_exact(int fd, uint64_t offset, uint64_t length, std::vector<iovec> into,
+                    const std::string& path);
 
 // Reads until end of file (a socket's or pipe's peer closing its side).
 Result<std::string> read_to_end(int fd, std::string_view what);

@@ -2,6 +2,8 @@
 // unencoded values; each consumer encodes them by its own rules (SigV4 and OSS differ).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,10 @@ struct HttpRequest {
   QueryList query;
   HeaderList headers;
   Body body;
+  // Caller memory a 2xx answer's body is written to instead of HttpResponse::body (see
+  // HttpResponse::body_in_place); it must stay valid until the request's callback ran. An
+  // answer that is not 2xx, or whose body turns out larger than this memory, goes to `body`.
+  std::vector<iovec> response_into;
 
   // Case-insensitive lookup; nullptr when absent.
   const std::string* header(std::string_view name) const;
@@ -30,7 +36,12 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   HeaderList headers;  // names lower-cased
-  std::string body;
+  std::string body;    // empty when body_in_place
+  // The body is the first body_placed bytes of HttpRequest::response_into.
+  bool body_in_place = false;
+  uint64_t body_placed = 0;
+
+  uint64_t body_size() const { return body_in_place ? body_placed : body.size(); }
 
   const std::string* header(std::string_view lower_name) const;
 };

@@ -3,6 +3,8 @@
 // store was opened with (never inline from the call). Keys are full keys within the bucket.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,12 +51,22 @@ struct GetQuery {
   std::string key;
   std::optional<ByteRange> range;
   std::string if_match;  // the indexed ETag; the reply must match it
+  // Memory the body may be written to instead of GetReply::data (the engine's cache buffers,
+  // so a body is never grown in a string and copied again). It must hold the asked range and
+  // stay valid and untouched by others until done runs. A store that writes there says so
+  // with GetReply::in_place; one that does not (or cannot, for this answer) returns data as
+  // usual, so callers handle both.
+  std::vector<iovec> into;
 };
 
 struct GetReply {
-  std::string data;
-  uint64_t offset = 0;  // where data starts in the object
+  std::string data;     // the bytes, unless in_place
+  uint64_t offset = 0;  // where the bytes start in the object
   ObjectInfo info;      // size is the whole object's size
+  bool in_place = false;  // the bytes are the first `placed` of GetQuery::into; data is empty
+  uint64_t placed = 0;
+
+  uint64_t size() const { return in_place ? placed : data.size(); }
 };
 
 // Bytes to upload: held in memory, or a region of a local file read as it is sent (so a

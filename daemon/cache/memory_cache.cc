@@ -13,7 +13,7 @@ constexpr size_t kMinGhostKeys = 256;
 }  // namespace
 
 CacheReservation::CacheReservation(CacheReservation&& other) noexcept
-    : cache_(other.cache_), bytes_(other.bytes_) {
+    : cache_(other.cache_), bytes_(other.bytes_), buffer_(std::move(other.buffer_)) {
   other.cache_ = nullptr;
   other.bytes_ = 0;
 }
@@ -23,6 +23,7 @@ CacheReservation& CacheReservation::operator=(CacheReservation&& other) noexcept
     release();
     cache_ = other.cache_;
     bytes_ = other.bytes_;
+    buffer_ = std::move(other.buffer_);
     other.cache_ = nullptr;
     other.bytes_ = 0;
   }
@@ -31,32 +32,30 @@ CacheReservation& CacheReservation::operator=(CacheReservation&& other) noexcept
 
 void CacheReservation::release() {
   if (cache_ != nullptr) cache_->release(bytes_);
+  buffer_.reset();
   cache_ = nullptr;
   bytes_ = 0;
 }
 
-Result<std::unique_ptr<MemoryCache>> MemoryCache::create(uint64_t budget_bytes) {
+Result<std::unique_ptr<MemoryCache>> MemoryCache::create(uint64_t budget_bytes,
+                                                         std::shared_ptr<BufferPool> pool) {
   if (budget_bytes == 0) {
     return Error(ErrorKind::kInvalidArgument,
                  "memory cache budget is 0 bytes: set cache.memory to a positive size");
   }
-  return std::unique_ptr<MemoryCache>(new MemoryCache(budget_bytes));
+  if (pool == nullptr) {
+    SHOAL_ASSIGN(pool, BufferPool::create(budget_bytes));
+  }
+  return std::unique_ptr<MemoryCache>(new MemoryCache(budget_bytes, std::move(pool)));
 }
 
-MemoryCache::MemoryCache(uint64_t budget_bytes)
-    : budget_(budget_bytes), small_target_(budget_bytes / 10) {}
+MemoryCache::MemoryCache(uint64_t budget_bytes, std::shared_ptr<BufferPool> pool)
+    : budget_(budget_bytes), pool_(std::move(pool)), small_target_(budget_bytes / 10) {}
 
 CacheStats MemoryCache::stats() const {
   CacheStats s = stats_;
   s.entries = entries_.size();
   return s;
-}
-
-uint64_t MemoryCache::footprint(uint64_t bytes) {
-  if (bytes < kOwnMappingFrom) return bytes;
-  constexpr uint64_t kPage = 4096;
-  constexpr uint64_t kAllocatorHeader = 16;
-  return (bytes + 1 + kAllocatorHeader + kPage - 1) / kPage * kPage;
 }
 
 bool MemoryCache::fits(uint64_t bytes) const {
@@ -79,28 +78,42 @@ Result<CacheReservation> MemoryCache::reserve(uint64_t size) {
                        std::to_string(stats_.inflight_bytes) + " bytes in flight)");
     }
   }
+  Result<PoolBuffer> buffer = pool_->allocate(size);
+  if (!buffer.ok()) {  // a pool shared with other caches, all of whose room is taken
+    ++stats_.reserve_failures;
+    return std::move(buffer).error();
+  }
   stats_.inflight_bytes += bytes;
-  return CacheReservation(this, bytes);
+  return CacheReservation(this, bytes, std::move(buffer).value());
+}
+
+Result<CacheBuffer> MemoryCache::insert_copy(CacheReservation reservation, CacheKey key,
+                                             std::string_view data, CacheOrigin origin) {
+  if (reservation.cache_ == this && data.size() <= reservation.buffer_.size())
+    reservation.buffer_.write(0, data);
+  return insert(std::move(reservation), key, data.size(), origin);  // which checks the rest
 }
 
 Result<CacheBuffer> MemoryCache::insert(CacheReservation reservation, CacheKey key,
-                                        std::string data, CacheOrigin origin) {
+                                        uint64_t size, CacheOrigin origin) {
   if (reservation.cache_ != this) {
     return Error(ErrorKind::kInvalidArgument, "cache insert without a reservation of this cache");
   }
-  if (data.size() > reservation.bytes()) {
+  if (size > reservation.buffer_.size()) {
     return Error(ErrorKind::kInvalidArgument,
-                 "cache insert of " + std::to_string(data.size()) + " bytes for object " +
+                 "cache insert of " + std::to_string(size) + " bytes for object " +
                      std::to_string(key.object) + " chunk " + std::to_string(key.chunk) +
-                     " exceeds its reservation of " + std::to_string(reservation.bytes()));
+                     " exceeds its reservation of " + std::to_string(reservation.buffer_.size()));
   }
+  PoolBuffer buffer = std::move(reservation.buffer_);
   reservation.release();  // its bytes become the entry's charge, which is no larger
   uint64_t packed = key.packed();
   if (auto it = entries_.find(packed); it != entries_.end()) return it->second.data;
 
+  buffer.shrink(size);  // a shorter object gives its last pages back
   Entry e;
-  e.charge = footprint(data.size());
-  e.data = std::make_shared<const std::string>(std::move(data));
+  e.charge = footprint(size);
+  e.data = std::make_shared<const PoolBuffer>(std::move(buffer));
   e.prefetched = origin == CacheOrigin::kPrefetch;
   // A key evicted from the small queue not long ago is being asked for again: it was not a
   // one-hit wonder after all, so it skips probation.

@@ -4,22 +4,27 @@
 //
 // The budget covers: resident chunks + outstanding reservations. A fetch reserves its bytes
 // before it starts (reserve() evicts to make room) and insert() turns the reservation into a
-// resident entry. Buffers are shared: a frontend may keep reading one after it was looked up,
-// and while it does the entry is pinned (eviction skips it), so memory held by readers never
-// escapes the budget. Buffers are charged what the allocator really holds for them (see
-// footprint()), not just their size. Not counted: the per-entry bookkeeping (about 150 bytes)
-// and slack a caller's std::string may carry beyond its size.
+// resident entry. The memory is a BufferPool's (buffer_pool.h): a reservation holds the pool
+// buffer the fetch writes its body into, and insert() publishes that same buffer, so nothing
+// is allocated, copied or faulted in between. Buffers are shared: a frontend may keep reading
+// one after it was looked up, and while it does the entry is pinned (eviction skips it), so
+// memory held by readers never escapes the budget; a buffer's pages go back to the pool when
+// its last holder drops it. Each buffer is charged its pages (footprint()), exactly what the
+// pool holds for it. Not counted: the per-entry bookkeeping (about 150 bytes).
 //
-// Single-threaded: one cache per worker loop, used only on that loop's thread.
+// Single-threaded: one cache per worker loop, used only on that loop's thread. The pool may
+// be shared by several caches (each within its own budget); see buffer_pool.h.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/result.h"
+#include "daemon/cache/buffer_pool.h"
 
 namespace shoal {
 
@@ -31,7 +36,8 @@ struct CacheKey {
   friend bool operator==(const CacheKey&, const CacheKey&) = default;
 };
 
-using CacheBuffer = std::shared_ptr<const std::string>;
+// Read-only once published; its pages return to the pool when the last holder drops it.
+using CacheBuffer = std::shared_ptr<const PoolBuffer>;
 
 enum class CacheOrigin {
   kDemand,    // fetched because a reader asked for it
@@ -54,8 +60,9 @@ struct CacheStats {
 
 class MemoryCache;
 
-// Bytes of the budget held for one fetch. Released when dropped (a failed fetch just lets it
-// go) or consumed by MemoryCache::insert(). Must not outlive its cache.
+// Bytes of the budget held for one fetch, and the pool buffer of that many bytes its body goes
+// into. Released when dropped (a failed fetch just lets it go: budget and pages return at once)
+// or consumed by MemoryCache::insert(). Must not outlive its cache.
 class CacheReservation {
  public:
   CacheReservation() = default;
@@ -65,49 +72,64 @@ class CacheReservation {
   CacheReservation& operator=(const CacheReservation&) = delete;
   ~CacheReservation() { release(); }
 
-  uint64_t bytes() const { return bytes_; }
+  uint64_t bytes() const { return bytes_; }  // charged to the budget: the buffer's pages
   bool active() const { return cache_ != nullptr; }
+  // Where the fetch writes: size() is the fetch's length. A fetch whose store writes after its
+  // owner may be gone (an asynchronous GET) moves the buffer out into the store's callback
+  // and moves it back before insert(); the budget stays charged meanwhile.
+  PoolBuffer& buffer() { return buffer_; }
   void release();
 
  private:
   friend class MemoryCache;
-  CacheReservation(MemoryCache* cache, uint64_t bytes) : cache_(cache), bytes_(bytes) {}
+  CacheReservation(MemoryCache* cache, uint64_t bytes, PoolBuffer buffer)
+      : cache_(cache), bytes_(bytes), buffer_(std::move(buffer)) {}
 
   MemoryCache* cache_ = nullptr;
   uint64_t bytes_ = 0;
+  PoolBuffer buffer_;
 };
 
 class MemoryCache {
  public:
-  // Buffers of this size and up get a mapping of their own: shoald sets glibc's mmap threshold
-  // here, so an evicted buffer goes straight back to the kernel instead of leaving a hole in the
-  // heap that RSS keeps (eviction order is not allocation order).
-  static constexpr uint64_t kOwnMappingFrom = 64 * 1024;
-  // What a buffer of `bytes` costs in memory, and so what the budget is charged: below
-  // kOwnMappingFrom its size; from there whole pages, including the allocator's header and the
-  // string's terminator (a 100 KiB object takes 26 pages, 4% over its size).
-  static uint64_t footprint(uint64_t bytes);
+  // What a buffer of `bytes` costs in memory, and so what the budget is charged: its whole
+  // pool pages (a 100 KiB object takes 25 pages, a 1 KiB one a page).
+  static constexpr uint64_t footprint(uint64_t bytes) { return BufferPool::footprint(bytes); }
 
-  // A zero budget is refused: every fetch would fail.
-  static Result<std::unique_ptr<MemoryCache>> create(uint64_t budget_bytes);
+  // A zero budget is refused: every fetch would fail. Without a pool the cache makes its own,
+  // of exactly the budget; a shared pool must have room for this budget besides its other
+  // users' (a reservation the pool cannot serve fails with kNoSpace like a full budget).
+  static Result<std::unique_ptr<MemoryCache>> create(uint64_t budget_bytes,
+                                                     std::shared_ptr<BufferPool> pool = nullptr);
   MemoryCache(const MemoryCache&) = delete;
   MemoryCache& operator=(const MemoryCache&) = delete;
 
-  // Holds footprint(bytes) of the budget for a fetch of `bytes`, evicting unpinned entries to make room. Fails
-  // with kNoSpace when in-flight and pinned data leave too little even after eviction (retry
-  // once some of it is released), with kInvalidArgument when bytes exceed the whole budget.
+  // Holds footprint(bytes) of the budget for a fetch of `bytes`, evicting unpinned entries to
+  // make room, and a pool buffer of `bytes` for the fetch to write into. Fails with kNoSpace
+  // when in-flight and pinned data leave too little even after eviction (retry once some of it
+  // is released), with kInvalidArgument when bytes exceed the whole budget.
   Result<CacheReservation> reserve(uint64_t bytes);
-  // Stores the fetched bytes (at most the reserved size) and returns the shared buffer. If
-  // the key is already cached, the cached buffer is kept and returned.
-  Result<CacheBuffer> insert(CacheReservation reservation, CacheKey key, std::string data,
+  // Publishes the first `size` bytes (at most the reserved size) of the reservation's buffer,
+  // which the fetch has written, and returns the shared buffer; pages past `size` go back to
+  // the pool. If the key is already cached, the cached buffer is kept and returned.
+  Result<CacheBuffer> insert(CacheReservation reservation, CacheKey key, uint64_t size,
                              CacheOrigin origin);
+  // The same for bytes that arrived elsewhere (a store that does not write in place, tests):
+  // copies them into the reservation's buffer first.
+  Result<CacheBuffer> insert_copy(CacheReservation reservation, CacheKey key,
+                                  std::string_view data, CacheOrigin origin);
   // The buffer, or null on a miss. Counts a hit or a miss and bumps the entry's frequency.
   CacheBuffer lookup(CacheKey key);
   // Whether the key is resident, without touching statistics or frequencies (for prefetch).
   bool contains(CacheKey key) const { return entries_.count(key.packed()) != 0; }
 
   uint64_t budget() const { return budget_; }
+  // The probation (small) queue's share of the budget: where new entries wait for their first
+  // use. Prefetched data that has not been read yet lives there, so more of it than this
+  // pushes itself out unread.
+  uint64_t probation_bytes() const { return small_target_; }
   CacheStats stats() const;
+  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
  private:
   enum class Step { kEvicted, kMoved, kPinned };
@@ -123,7 +145,7 @@ class MemoryCache {
     uint64_t ticket;
   };
 
-  explicit MemoryCache(uint64_t budget_bytes);
+  MemoryCache(uint64_t budget_bytes, std::shared_ptr<BufferPool> pool);
   void release(uint64_t bytes) { stats_.inflight_bytes -= bytes; }
   bool fits(uint64_t bytes) const;
   bool evict_one();
@@ -137,6 +159,7 @@ class MemoryCache {
   friend class CacheReservation;
 
   uint64_t budget_;
+  std::shared_ptr<BufferPool> pool_;
   uint64_t small_target_;  // 10% of the budget
   uint64_t small_bytes_ = 0;
   std::unordered_map<uint64_t, Entry> entries_;

@@ -151,19 +151,25 @@ void Fetcher::start_get(uint64_t key, Pending& p, CacheReservation reservation) 
                                      ByteRange{config_.geometry.unit_offset(r, unit.chunk),
                                                config_.geometry.unit_length(r, unit.chunk)},
                                      if_match_);
-  store_.get(std::move(query),
-             [this, alive = std::weak_ptr<bool>(alive_), key](Result<GetReply> reply) {
-               if (!alive.expired()) on_reply(key, std::move(reply));
-             });
+  // The body lands in the reservation's pool buffer. The buffer travels with the store's
+  // callback, not with the pending entry: if this fetcher goes away first, the store may still
+  // be writing into it, and it must stay the GET's until the store lets go of the callback.
+  auto body = std::make_shared<PoolBuffer>(std::move(p.reservation.buffer()));
+  query.into = body->iovecs();
+  store_.get(std::move(query), [this, alive = std::weak_ptr<bool>(alive_), key,
+                                body](Result<GetReply> reply) {
+    if (!alive.expired()) on_reply(key, std::move(*body), std::move(reply));
+  });
 }
 
-void Fetcher::on_reply(uint64_t key, Result<GetReply> reply) {
+void Fetcher::on_reply(uint64_t key, PoolBuffer body, Result<GetReply> reply) {
   auto it = pending_.find(key);
   --in_flight_;
   metrics_.gets_in_flight.add(-1);
   if (it == pending_.end()) return;  // cannot happen: a started fetch stays until its reply
   metrics_.get_latency.observe(
       std::chrono::duration<double>(Reactor::Clock::now() - it->second.started_at).count());
+  it->second.reservation.buffer() = std::move(body);
   Result<CacheBuffer> result = accept(unpack(key), it->second, std::move(reply));
   complete(key, result, Delivery::kNow);
   metrics_.sync_cache(cache_.stats());
@@ -179,20 +185,22 @@ Result<CacheBuffer> Fetcher::accept(CacheKey unit, Pending& p, Result<GetReply> 
       return mark_changed(unit.object, reply.error().describe());
     return std::move(reply).error().with_context("reading " + full_key(unit.object));
   }
-  metrics_.get_bytes.inc(reply->data.size());
+  metrics_.get_bytes.inc(reply->size());
   if (auto mismatch = index::version_mismatch(index_, r, reply->info))
     return mark_changed(unit.object, *mismatch);
   uint64_t offset = config_.geometry.unit_offset(r, unit.chunk);
   uint64_t length = config_.geometry.unit_length(r, unit.chunk);
-  if (reply->offset != offset || reply->data.size() != length) {
+  if (reply->offset != offset || reply->size() != length) {
     metrics_.get_errors.inc();
     return Error(ErrorKind::kIntegrity,
                  "reading " + full_key(unit.object) + ": asked for " + std::to_string(length) +
                      " bytes at " + std::to_string(offset) + ", got " +
-                     std::to_string(reply->data.size()) + " at " + std::to_string(reply->offset));
+                     std::to_string(reply->size()) + " at " + std::to_string(reply->offset));
   }
   CacheOrigin origin = p.demand ? CacheOrigin::kDemand : CacheOrigin::kPrefetch;
-  return cache_.insert(std::move(p.reservation), unit, std::move(reply->data), origin);
+  if (reply->in_place) return cache_.insert(std::move(p.reservation), unit, length, origin);
+  // A store (or an answer) that could not write in place: one copy into the pool buffer.
+  return cache_.insert_copy(std::move(p.reservation), unit, reply->data, origin);
 }
 
 Error Fetcher::mark_changed(uint32_t object, const std::string& reason) {

@@ -80,7 +80,7 @@ class Fetcher {
   bool slot_free(size_t priority) const;
   void wake_later(std::chrono::milliseconds delay);
   void start_get(uint64_t key, Pending& p, CacheReservation reservation);
-  void on_reply(uint64_t key, Result<GetReply> reply);
+  void on_reply(uint64_t key, PoolBuffer body, Result<GetReply> reply);
   Result<CacheBuffer> accept(CacheKey unit, Pending& p, Result<GetReply> reply);
   Error mark_changed(uint32_t object, const std::string& reason);
   // kPosted when the fetch may have been asked for by a caller still on the stack.

@@ -23,12 +23,13 @@ Prefetcher::Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetche
       window_max_(options.prefetch_window_max),
       readahead_chunks_(options.readahead_chunks),
       metrics_(metrics),
-      window_(options.prefetch_window_initial) {
+      window_(options.prefetch_window_initial),
+      hint_window_(std::max<uint32_t>(1, options.prefetch_window_initial)) {
   metrics_.prefetch_window.add(window_);
 }
 
 void Prefetcher::on_read(CacheKey unit, bool miss) {
-  adapt_window();
+  adapt_to_cache();
   follow_hints(unit.object);
   if (mode_ == PrefetchMode::kNone) return;
   if (geometry_.chunked(index_.objects()[unit.object])) readahead(unit.object, unit.chunk);
@@ -36,22 +37,49 @@ void Prefetcher::on_read(CacheKey unit, bool miss) {
   if (layout_position(unit.object, position)) cross_file(position, miss);
 }
 
-void Prefetcher::adapt_window() {
+void Prefetcher::set_window(uint32_t window) {
+  if (window == window_) return;
+  metrics_.prefetch_window.add(int64_t{window} - int64_t{window_});
+  window_ = window;
+}
+
+// Evidence from the cache, for every kind of prefetch: prefetched units evicted unread
+// outnumbering those used means the windows run further ahead than the budget can hold.
+void Prefetcher::adapt_to_cache() {
   CacheStats stats = cache_.stats();
   uint64_t used = stats.prefetch_used + fetcher_.prefetch_joined();
   uint64_t used_since = used - used_mark_;
   uint64_t wasted_since = stats.prefetch_wasted - wasted_mark_;
-  uint32_t before = window_;
   if (wasted_since > used_since) {
-    window_ = std::max<uint32_t>(1, window_ / 2);
-  } else if (used_since >= window_) {
-    window_ = std::min(window_max_, window_ * 2);
+    set_window(window_ / 2);
+    hint_window_ = std::max<uint32_t>(1, hint_window_ / 2);
+  } else if (used_since >= hint_window_) {
+    // Hints are the job's own list: used means the list is right and may run further ahead.
+    hint_window_ = std::min(window_max_, hint_window_ * 2);
   } else {
     return;
   }
   used_mark_ = used;
   wasted_mark_ = stats.prefetch_wasted;
-  metrics_.prefetch_window.add(int64_t{window_} - int64_t{before});
+}
+
+// Evidence from the readers, for cross-file prefetch: a read one step forward of a stream
+// (inside what it prefetched, or just past it) says the job walks the layout; a miss that no
+// stream explains is a jump. Cache counters alone cannot tell the two apart in time: in a
+// random epoch a prefetched neighbour is read sooner or later anyway, and evictions show the
+// waste only once the cache is full, so the window would stay open for half an epoch.
+void Prefetcher::adapt_to_reader(Move move) {
+  if (move == Move::kForward) ++forward_since_;
+  if (move == Move::kJump) ++jumps_since_;
+  if (jumps_since_ >= 2 && jumps_since_ > forward_since_) {
+    set_window(window_ / 2);  // down to 0: no cross-file GET at all until readers step again
+  } else if (forward_since_ >= std::max<uint32_t>(1, window_)) {
+    set_window(window_ == 0 ? 1 : std::min(window_max_, window_ * 2));
+  } else {
+    return;
+  }
+  forward_since_ = 0;
+  jumps_since_ = 0;
 }
 
 // Only a sequential reader (at the start of the object or right after the previous chunk)
@@ -66,10 +94,11 @@ void Prefetcher::readahead(uint32_t object, uint32_t chunk) {
 
 void Prefetcher::cross_file(uint64_t position, bool miss) {
   auto stream = std::find_if(streams_.begin(), streams_.end(), [&](const Stream& s) {
-    return s.reader <= position && position < s.next;
+    return s.reader <= position && position <= s.next;
   });
   if (stream == streams_.end()) {
     if (!miss) return;  // cached by someone else's prefetch, warm-all or an earlier read
+    adapt_to_reader(Move::kJump);
     if (streams_.size() < kMaxStreams) {
       stream = streams_.emplace(streams_.end());
     } else {
@@ -77,19 +106,35 @@ void Prefetcher::cross_file(uint64_t position, bool miss) {
                                 [](const Stream& a, const Stream& b) { return a.used_at < b.used_at; });
     }
     *stream = Stream{position, position + 1, 0};
-  }
+  } else if (position > stream->reader) {
+    adapt_to_reader(Move::kForward);
+  }  // else another part of the object last read: no news
   stream->reader = position;
   stream->used_at = ++clock_;
   uint64_t end = std::min<uint64_t>(index_.extents().size(), position + 1 + window_);
+  // Prefetched objects wait unread in the cache's probation queue; a window holding more than
+  // half of it would evict its own far end before the reader gets there (and count it as
+  // waste). So the window is also capped in bytes ahead of the reader, which only bites for
+  // caches of a few MiB.
+  uint64_t ahead = 0;
+  uint64_t limit = cache_.probation_bytes() / 2;
+  for (uint64_t p = position + 1; p < end; ++p) {
+    const index::ObjectRecord& r = index_.objects()[index_.extents()[p].object];
+    ahead += MemoryCache::footprint(geometry_.unit_length(r, 0));
+    if (ahead > limit && p > position + 1) {
+      end = p;
+      break;
+    }
+  }
   for (uint64_t p = std::max(stream->next, position + 1); p < end; ++p)
     prefetch_object(index_.extents()[p].object, Priority::kCrossFile);
-  stream->next = std::max(stream->next, end);
+  stream->next = std::max(stream->next, std::max(end, position + 1));
 }
 
 void Prefetcher::follow_hints(uint32_t object) {
   auto it = hint_position_.find(object);
   if (it == hint_position_.end()) return;
-  uint64_t end = std::min<uint64_t>(hints_.size(), it->second + 1 + window_);
+  uint64_t end = std::min<uint64_t>(hints_.size(), it->second + 1 + hint_window_);
   for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
 }
 
@@ -139,7 +184,7 @@ HintReport Prefetcher::set_hints(const std::vector<std::string>& paths_in_order)
     hints_.push_back(it->second);
   }
   report.matched = hints_.size();
-  uint64_t end = std::min<uint64_t>(hints_.size(), window_);
+  uint64_t end = std::min<uint64_t>(hints_.size(), hint_window_);
   for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
   return report;
 }

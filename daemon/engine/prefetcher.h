@@ -5,12 +5,17 @@
 //   them, so after a demand miss on the object at layout position i the next objects
 //   i+1 … i+w are fetched. A reader moving through that window extends it (a stream); a few
 //   streams are tracked so several sequential readers do not reset each other.
-// - Window w doubles (up to the maximum) each time as many prefetched units were used as the
-//   window is wide, and halves when more were evicted unread than used since the last change.
+// - Window w follows the readers: it doubles (up to the maximum) once as many reads stepped
+//   forward in a stream as the window is wide, and halves, down to 0 (no cross-file GETs),
+//   once misses outside every stream (jumps) outnumber those steps; it also halves when more
+//   prefetched units were evicted unread than used. From 0 the first step forward reopens it.
+//   A stream never runs more bytes ahead than half the cache's probation queue, where unread
+//   prefetched data waits (more would evict itself). Hints have their own window (at least
+//   1), grown while hinted units are used.
 // - Readahead: reading chunk c of a large object from its start or right after chunk c-1
 //   fetches the next chunks.
 // - Hints: volume paths in the order the job will read them; reading hint k keeps hints
-//   k+1 … k+w fetched (the first w at once), in hint order.
+//   k+1 … k+h fetched (the first h at once), in hint order, h being the hint window.
 // - Warm-all: every unit in layout order, while the cache has free budget (no eviction).
 // In direct mode (PrefetchMode::kNone) cross-file and readahead are off; hints and warm-all are
 // explicit requests and still run.
@@ -55,11 +60,14 @@ class Prefetcher {
  private:
   struct Stream {
     uint64_t reader = 0;  // layout position last read
-    uint64_t next = 0;    // first layout position not yet prefetched
+    uint64_t next = 0;    // first layout position not yet prefetched (reading it is a step)
     uint64_t used_at = 0; // recency, for replacing the stalest stream
   };
 
-  void adapt_window();
+  enum class Move { kForward, kJump };
+  void adapt_to_cache();
+  void adapt_to_reader(Move move);
+  void set_window(uint32_t window);
   void readahead(uint32_t object, uint32_t chunk);
   void cross_file(uint64_t position, bool miss);
   void follow_hints(uint32_t object);
@@ -78,9 +86,12 @@ class Prefetcher {
   uint32_t readahead_chunks_;
   EngineMetrics& metrics_;
 
-  uint32_t window_;
-  uint64_t used_mark_ = 0;    // prefetch used + joined when the window last changed
-  uint64_t wasted_mark_ = 0;  // prefetch wasted when the window last changed
+  uint32_t window_;       // cross-file, in objects; 0 while readers jump around
+  uint32_t hint_window_;  // hints ahead of the last hinted read
+  uint64_t used_mark_ = 0;    // prefetch used + joined when a window last changed
+  uint64_t wasted_mark_ = 0;  // prefetch wasted when a window last changed
+  uint32_t forward_since_ = 0;  // reads one step forward in a stream since window_ changed
+  uint32_t jumps_since_ = 0;    // misses outside every stream since window_ changed
   std::vector<Stream> streams_;
   uint64_t clock_ = 0;
 

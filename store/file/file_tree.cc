@@ -151,7 +151,15 @@ Result<GetReply> FileTree::get(const GetQuery& q) const {
                      "; the object changed",
                  "PreconditionFailed");
   SHOAL_ASSIGN(ByteRange range, clamp_range(q, reply.info.size));
-  SHOAL_ASSIGN(reply.data, pread_exact(fd, range.offset, *range.length, path));
+  uint64_t room = 0;
+  for (const iovec& v : q.into) room += v.iov_len;
+  if (!q.into.empty() && room >= *range.length) {
+    SHOAL_TRY(preadv_exact(fd, range.offset, *range.length, q.into, path));
+    reply.in_place = true;
+    reply.placed = *range.length;
+  } else {
+    SHOAL_ASSIGN(reply.data, pread_exact(fd, range.offset, *range.length, path));
+  }
   reply.offset = range.offset;
   return reply;
 }

@@ -74,6 +74,12 @@ struct HttpClient::Transfer {
   int fd = -1;  // open file of a file body
   uint64_t body_pos = 0;
   std::optional<Error> body_error;  // why reading the body failed, if it did
+  // Where a 2xx body goes when the caller gave memory for it, and how it is doing there.
+  std::vector<iovec> into;
+  uint64_t into_capacity = 0;
+  enum class Sink { kUndecided, kInto, kString } sink = Sink::kUndecided;
+  size_t into_index = 0;   // iovec being filled
+  uint64_t into_used = 0;  // bytes of it filled
   HttpResponse response;
   Callback done;
   char error_text[CURL_ERROR_SIZE] = {};
@@ -102,6 +108,7 @@ struct HttpClient::Transfer {
     std::string_view line(data, size * n);
     if (line.starts_with("HTTP/")) {
       t->response.headers.clear();  // a new response begins (after "100 Continue", say)
+      t->restart_body();
       return size * n;
     }
     size_t colon = line.find(':');
@@ -111,8 +118,75 @@ struct HttpClient::Transfer {
     return size * n;
   }
 
+  void restart_body() {
+    sink = Sink::kUndecided;
+    into_index = 0;
+    into_used = 0;
+    response.body.clear();
+    response.body_in_place = false;
+    response.body_placed = 0;
+  }
+
+  // A 2xx body that fits goes to the caller's memory: no string grown piece by piece, no copy
+  // after. Anything else (an error document, a body larger than announced room) is kept in
+  // response.body, where the caller's checks expect it.
+  void decide_sink() {
+    sink = Sink::kString;
+    if (into_capacity == 0) return;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (status < 200 || status >= 300) return;
+    if (length > 0 && static_cast<uint64_t>(length) > into_capacity) return;
+    sink = Sink::kInto;
+    response.body_in_place = true;
+  }
+
+  // The body outgrew the caller's memory: what is there moves to the string, and the rest
+  // follows it.
+  void spill() {
+    std::string& text = response.body;
+    text.reserve(response.body_placed);
+    uint64_t left = response.body_placed;
+    for (const iovec& v : into) {
+      if (left == 0) break;
+      uint64_t m = std::min<uint64_t>(left, v.iov_len);
+      text.append(static_cast<const char*>(v.iov_base), m);
+      left -= m;
+    }
+    response.body_in_place = false;
+    response.body_placed = 0;
+    sink = Sink::kString;
+  }
+
+  void place(const char* data, uint64_t n) {
+    response.body_placed += n;
+    while (n > 0) {
+      const iovec& v = into[into_index];
+      uint64_t m = std::min<uint64_t>(n, v.iov_len - into_used);
+      std::memcpy(static_cast<char*>(v.iov_base) + into_used, data, m);
+      data += m;
+      n -= m;
+      into_used += m;
+      if (into_used == v.iov_len) {
+        ++into_index;
+        into_used = 0;
+      }
+    }
+  }
+
   static size_t on_body(char* data, size_t size, size_t n, void* self) {
     auto* t = static_cast<Transfer*>(self);
+    uint64_t bytes = uint64_t{size} * n;
+    if (t->sink == Sink::kUndecided) t->decide_sink();
+    if (t->sink == Sink::kInto) {
+      if (t->response.body_placed + bytes <= t->into_capacity) {
+        t->place(data, bytes);
+        return size * n;
+      }
+      t->spill();
+    }
     std::string& body = t->response.body;
     if (body.capacity() == 0) {
       curl_off_t length = -1;
@@ -212,6 +286,8 @@ Result<std::unique_ptr<HttpClient::Transfer>> HttpClient::prepare(HttpRequest re
   t->url = request.scheme + "://" + request.host + request_target(request);
   t->method = request.method;
   t->body = std::move(request.body);
+  t->into = std::move(request.response_into);
+  for (const iovec& v : t->into) t->into_capacity += v.iov_len;
   t->done = std::move(done);
   auto fail = [&](Error e) -> Error {
     fail_later(std::move(t->done), e);

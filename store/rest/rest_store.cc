@@ -81,6 +81,32 @@ struct GetSpan {
   uint64_t object_size = 0;
 };
 
+// The first n bytes of the memory a body was placed in.
+std::string gather(const std::vector<iovec>& into, uint64_t n) {
+  std::string out;
+  out.reserve(n);
+  for (const iovec& v : into) {
+    if (n == 0) break;
+    uint64_t m = std::min<uint64_t>(n, v.iov_len);
+    out.append(static_cast<const char*>(v.iov_base), m);
+    n -= m;
+  }
+  return out;
+}
+
+uint64_t answer_crc64(const GetQuery& q, const HttpResponse& r) {
+  if (!r.body_in_place) return crc64(r.body);
+  uint64_t crc = 0;
+  uint64_t n = r.body_placed;
+  for (const iovec& v : q.into) {
+    if (n == 0) break;
+    uint64_t m = std::min<uint64_t>(n, v.iov_len);
+    crc = crc64_update(crc, std::string_view(static_cast<const char*>(v.iov_base), m));
+    n -= m;
+  }
+  return crc;
+}
+
 Error integrity(std::string message) { return Error(ErrorKind::kIntegrity, std::move(message)); }
 
 // Checks the length and version of a GET answer: a short body, a range other than the one
@@ -100,11 +126,11 @@ Result<GetSpan> locate_range(const GetQuery& q, const HttpResponse& r) {
                        std::to_string(first));
     span.length = last - first + 1;
     span.object_size = total;
-    if (r.body.size() != span.length)
-      return integrity("truncated body: " + std::to_string(r.body.size()) + " of " +
+    if (r.body_size() != span.length)
+      return integrity("truncated body: " + std::to_string(r.body_size()) + " of " +
                        std::to_string(span.length) + " bytes");
   } else {  // the whole object, whether or not a range was asked
-    span.object_size = r.body.size();
+    span.object_size = r.body_size();
     if (offset > span.object_size)
       return Error(ErrorKind::kRangeNotSatisfiable,
                    "offset " + std::to_string(offset) + " is past the end of the object (size " +
@@ -331,11 +357,13 @@ void RestStore::get(GetQuery query, Done<GetReply> done) {
   if (query.range && oss()) r.set_header("x-oss-range-behavior", "standard");
   if (!query.if_match.empty()) r.set_header("If-Match", "\"" + unquote_etag(query.if_match) + "\"");
 
+  r.response_into = query.into;  // a body that fits lands in the caller's memory
+
   bool verify_crc = oss() && !query.range;
   RestCall::Check check = [query, verify_crc](const HttpResponse& answer) -> Status {
     SHOAL_TRY(locate_range(query, answer));
     auto stored = header_u64(answer, kCrcHeader);
-    if (verify_crc && answer.status == 200 && stored && crc64(answer.body) != *stored)
+    if (verify_crc && answer.status == 200 && stored && answer_crc64(query, answer) != *stored)
       return integrity("CRC-64 of the body does not match x-oss-hash-crc64ecma");
     return {};
   };
@@ -344,6 +372,12 @@ void RestStore::get(GetQuery query, Done<GetReply> done) {
     GetReply reply;
     reply.offset = query.range ? query.range->offset : 0;
     reply.info = info_from_headers(query.key, answer, span.object_size);
+    if (answer.body_in_place && span.body_offset == 0) {
+      reply.in_place = true;  // the asked bytes start the caller's memory
+      reply.placed = span.length;
+      return reply;
+    }
+    if (answer.body_in_place) answer.body = gather(query.into, answer.body_placed);  // rare
     if (span.body_offset == 0 && span.length == answer.body.size())
       reply.data = std::move(answer.body);
     else

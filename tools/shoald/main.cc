@@ -151,19 +151,9 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
   return {};
 }
 
-// Cache buffers (whole small objects, 1 MiB chunks) are freed in eviction order, not in
-// allocation order: from glibc's heap that leaves holes RSS keeps. A fixed mmap threshold gives
-// each large buffer a mapping of its own, returned to the kernel when evicted, and the cache
-// charges its budget for exactly that (MemoryCache::footprint). Fixed, glibc also stops raising
-// the threshold on its own after the first large free.
-void keep_cache_buffers_out_of_the_heap() {
-  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(shoal::MemoryCache::kOwnMappingFrom));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  keep_cache_buffers_out_of_the_heap();
   shoal::daemon::block_stop_signals();
   CLI::App app{"shoald: serves a shoal volume as a read-only block device"};
   app.set_version_flag("--version", "shoald 0.1.0");

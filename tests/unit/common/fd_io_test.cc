@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "common/unique_fd.h"
@@ -42,6 +43,24 @@ TEST_F(FdIo, PreadExactNamesWhereAShortFileEnded) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kIntegrity);
   EXPECT_NE(r.error().message.find("ended at byte 5"), std::string::npos) << r.error().message;
+}
+
+TEST_F(FdIo, PreadvExactFillsScatteredMemoryAndRefusesTooLittle) {
+  UniqueFd fd = open_file();
+  ASSERT_TRUE(pwrite_all(fd.get(), "0123456789", 0, "write").ok());
+  char a[3], b[4], c[8] = {};
+  std::vector<iovec> into{{a, sizeof a}, {b, sizeof b}, {c, sizeof c}};
+  ASSERT_TRUE(preadv_exact(fd.get(), 1, 9, into, path()).ok());
+  EXPECT_EQ(std::string(a, 3) + std::string(b, 4) + std::string(c, 2), "123456789");
+  EXPECT_EQ(c[2], 0) << "only `length` bytes are filled";
+
+  Status shrunk = preadv_exact(fd.get(), 5, 9, into, path());
+  ASSERT_FALSE(shrunk.ok());
+  EXPECT_EQ(shrunk.error().kind, ErrorKind::kIntegrity);
+  EXPECT_NE(shrunk.error().message.find("ended at byte 10"), std::string::npos);
+  Status small = preadv_exact(fd.get(), 0, 20, {{a, sizeof a}}, path());
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().kind, ErrorKind::kInvalidArgument);
 }
 
 TEST_F(FdIo, PreadFullStopsAtEndOfFile) {

@@ -10,6 +10,9 @@
 namespace shoal {
 namespace {
 
+// The cache charges whole pool pages, so sizes here are in pages.
+constexpr uint64_t P = BufferPool::kPageSize;
+
 CacheKey key(uint32_t object, uint32_t chunk = 0) { return CacheKey{object, chunk}; }
 
 std::unique_ptr<MemoryCache> make_cache(uint64_t budget) {
@@ -26,7 +29,7 @@ std::unique_ptr<MemoryCache> make_cache(uint64_t budget) {
 void put(MemoryCache& c, CacheKey k, size_t size, CacheOrigin origin = CacheOrigin::kDemand) {
   auto r = c.reserve(size);
   ASSERT_TRUE(r.ok()) << r.error().describe();
-  auto b = c.insert(std::move(r).value(), k, std::string(size, char('a' + k.object % 26)), origin);
+  auto b = c.insert_copy(std::move(r).value(), k, std::string(size, char('a' + k.object % 26)), origin);
   ASSERT_TRUE(b.ok()) << b.error().describe();
 }
 
@@ -42,112 +45,112 @@ TEST(MemoryCache, ZeroBudgetIsRefused) {
 }
 
 TEST(MemoryCache, ReservationLargerThanTheBudgetCanNeverFit) {
-  auto c = make_cache(1000);
+  auto c = make_cache(1000 * P);
   ASSERT_TRUE(c);
-  auto r = c->reserve(1001);
+  auto r = c->reserve(1001 * P);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);
-  EXPECT_TRUE(c->reserve(1000).ok());
+  EXPECT_TRUE(c->reserve(1000 * P).ok());
 }
 
 TEST(MemoryCache, LookupReturnsTheInsertedBytesAndCountsHitsAndMisses) {
-  auto c = make_cache(1000);
+  auto c = make_cache(1000 * P);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->lookup(key(1)), nullptr);
-  put(*c, key(1, 7), 10);
+  put(*c, key(1, 7), 10 * P);
   EXPECT_EQ(c->lookup(key(1, 0)), nullptr);  // other chunk of the same object
   CacheBuffer b = c->lookup(key(1, 7));
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(*b, std::string(10, 'b'));
+  EXPECT_EQ(b->to_string(), std::string(10 * P, 'b'));
   EXPECT_TRUE(c->contains(key(1, 7)));
   CacheStats s = c->stats();
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.misses, 2u);
   EXPECT_EQ(s.inserts, 1u);
-  EXPECT_EQ(s.bytes, 10u);
+  EXPECT_EQ(s.bytes, 10 * P);
   EXPECT_EQ(s.entries, 1u);
 }
 
 TEST(MemoryCache, ReservationsCountAgainstTheBudget) {
-  auto c = make_cache(100);
+  auto c = make_cache(100 * P);
   ASSERT_TRUE(c);
-  auto first = c->reserve(60);
+  auto first = c->reserve(60 * P);
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(c->stats().inflight_bytes, 60u);
-  auto second = c->reserve(50);  // nothing resident to evict: only in-flight bytes
+  EXPECT_EQ(c->stats().inflight_bytes, 60 * P);
+  auto second = c->reserve(50 * P);  // nothing resident to evict: only in-flight bytes
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().kind, ErrorKind::kNoSpace);
   EXPECT_EQ(c->stats().reserve_failures, 1u);
   first->release();
-  EXPECT_EQ(c->stats().inflight_bytes, 0u);
-  EXPECT_TRUE(c->reserve(50).ok());
+  EXPECT_EQ(c->stats().inflight_bytes, 0 * P);
+  EXPECT_TRUE(c->reserve(50 * P).ok());
 }
 
 TEST(MemoryCache, DroppedReservationIsReleasedExactlyOnce) {
-  auto c = make_cache(100);
+  auto c = make_cache(100 * P);
   ASSERT_TRUE(c);
   {
-    auto r = c->reserve(40);
+    auto r = c->reserve(40 * P);
     ASSERT_TRUE(r.ok());
     CacheReservation moved = std::move(r).value();
     CacheReservation again = std::move(moved);
     EXPECT_FALSE(moved.active());  // NOLINT: checking the moved-from state on purpose
-    EXPECT_EQ(again.bytes(), 40u);
-    EXPECT_EQ(c->stats().inflight_bytes, 40u);
+    EXPECT_EQ(again.bytes(), 40 * P);
+    EXPECT_EQ(c->stats().inflight_bytes, 40 * P);
   }  // the fetch failed: nothing inserted
-  EXPECT_EQ(c->stats().inflight_bytes, 0u);
-  EXPECT_EQ(c->stats().bytes, 0u);
+  EXPECT_EQ(c->stats().inflight_bytes, 0 * P);
+  EXPECT_EQ(c->stats().bytes, 0 * P);
 }
 
 TEST(MemoryCache, InsertLargerThanItsReservationIsRefusedAndReleased) {
-  auto c = make_cache(100);
+  auto c = make_cache(100 * P);
   ASSERT_TRUE(c);
-  auto r = c->reserve(10);
+  auto r = c->reserve(10 * P);
   ASSERT_TRUE(r.ok());
-  auto b = c->insert(std::move(r).value(), key(1), std::string(11, 'x'), CacheOrigin::kDemand);
+  auto b = c->insert_copy(std::move(r).value(), key(1), std::string(11 * P, 'x'), CacheOrigin::kDemand);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().kind, ErrorKind::kInvalidArgument);
-  EXPECT_EQ(c->stats().inflight_bytes, 0u);
+  EXPECT_EQ(c->stats().inflight_bytes, 0 * P);
   EXPECT_FALSE(c->contains(key(1)));
 
-  auto none = c->insert(CacheReservation{}, key(2), "y", CacheOrigin::kDemand);
+  auto none = c->insert_copy(CacheReservation{}, key(2), "y", CacheOrigin::kDemand);
   EXPECT_FALSE(none.ok());
 }
 
 TEST(MemoryCache, ShorterInsertReturnsTheUnusedPartOfTheReservation) {
-  auto c = make_cache(100);
+  auto c = make_cache(100 * P);
   ASSERT_TRUE(c);
-  auto r = c->reserve(50);  // the object turned out shorter than the chunk
+  auto r = c->reserve(50 * P);  // the object turned out shorter than the chunk
   ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(c->insert(std::move(r).value(), key(1), std::string(20, 'x'),
+  ASSERT_TRUE(c->insert_copy(std::move(r).value(), key(1), std::string(20 * P, 'x'),
                         CacheOrigin::kDemand).ok());
-  EXPECT_EQ(c->stats().bytes, 20u);
-  EXPECT_EQ(c->stats().inflight_bytes, 0u);
+  EXPECT_EQ(c->stats().bytes, 20 * P);
+  EXPECT_EQ(c->stats().inflight_bytes, 0 * P);
 }
 
 TEST(MemoryCache, DuplicateInsertKeepsTheCachedBuffer) {
-  auto c = make_cache(100);
+  auto c = make_cache(100 * P);
   ASSERT_TRUE(c);
-  put(*c, key(1), 10);
-  auto r = c->reserve(10);
+  put(*c, key(1), 10 * P);
+  auto r = c->reserve(10 * P);
   ASSERT_TRUE(r.ok());
-  auto b = c->insert(std::move(r).value(), key(1), std::string(10, 'z'), CacheOrigin::kDemand);
+  auto b = c->insert_copy(std::move(r).value(), key(1), std::string(10 * P, 'z'), CacheOrigin::kDemand);
   ASSERT_TRUE(b.ok());
-  EXPECT_EQ(**b, std::string(10, 'b'));
+  EXPECT_EQ((*b)->to_string(), std::string(10 * P, 'b'));
   CacheStats s = c->stats();
-  EXPECT_EQ(s.bytes, 10u);
+  EXPECT_EQ(s.bytes, 10 * P);
   EXPECT_EQ(s.inflight_bytes, 0u);
   EXPECT_EQ(s.inserts, 1u);
 }
 
 TEST(MemoryCache, SmallQueueEvictsInInsertionOrderAndPromotesWhatWasUsed) {
-  auto c = make_cache(400);
+  auto c = make_cache(400 * P);
   ASSERT_TRUE(c);
-  for (uint32_t k = 1; k <= 4; ++k) put(*c, key(k), 100);
+  for (uint32_t k = 1; k <= 4; ++k) put(*c, key(k), 100 * P);
   ASSERT_NE(c->lookup(key(2)), nullptr);
-  put(*c, key(5), 100);  // evicts 1: the oldest, never used
+  put(*c, key(5), 100 * P);  // evicts 1: the oldest, never used
   EXPECT_FALSE(c->contains(key(1)));
-  put(*c, key(6), 100);  // 2 was used on probation: moves to main; 3 goes
+  put(*c, key(6), 100 * P);  // 2 was used on probation: moves to main; 3 goes
   EXPECT_TRUE(c->contains(key(2)));
   EXPECT_FALSE(c->contains(key(3)));
   EXPECT_TRUE(c->contains(key(4)));
@@ -155,19 +158,19 @@ TEST(MemoryCache, SmallQueueEvictsInInsertionOrderAndPromotesWhatWasUsed) {
 }
 
 TEST(MemoryCache, MainQueueGivesASecondChancePerUse) {
-  auto c = make_cache(10000);  // small queue target: 1000 bytes
+  auto c = make_cache(100 * P);  // small queue target: 10 pages
   ASSERT_TRUE(c);
-  for (uint32_t k = 1; k <= 10; ++k) put(*c, key(k), 1000);
+  for (uint32_t k = 1; k <= 10; ++k) put(*c, key(k), 10 * P);
   for (uint32_t k = 1; k <= 10; ++k) ASSERT_NE(c->lookup(key(k)), nullptr);
   // All ten were used, so making room moves them all to main; each spends its one use on a
   // pass through main, and then the oldest, 1, goes.
-  put(*c, key(11), 500);
+  put(*c, key(11), 5 * P);
   EXPECT_FALSE(c->contains(key(1)));
   ASSERT_NE(c->lookup(key(3)), nullptr);
-  // The small queue (500 bytes) is under its target, so main gives way: 2 has no use left.
-  ASSERT_TRUE(c->reserve(1000).ok());
+  // The small queue (5 pages) is under its target, so main gives way: 2 has no use left.
+  ASSERT_TRUE(c->reserve(10 * P).ok());
   EXPECT_FALSE(c->contains(key(2)));
-  ASSERT_TRUE(c->reserve(2000).ok());  // 3 was used again: passes; 4 goes
+  ASSERT_TRUE(c->reserve(20 * P).ok());  // 3 was used again: passes; 4 goes
   EXPECT_TRUE(c->contains(key(3)));
   EXPECT_FALSE(c->contains(key(4)));
   EXPECT_TRUE(c->contains(key(11)));
@@ -177,7 +180,7 @@ TEST(MemoryCache, MainQueueGivesASecondChancePerUse) {
 // A one-pass scan over data much bigger than the cache (a training epoch) must not flush a
 // working set that is being reused.
 TEST(MemoryCache, OneHitScanDoesNotEvictTheHotSet) {
-  constexpr uint64_t kChunk = 1000;
+  constexpr uint64_t kChunk = 4 * P;
   auto c = make_cache(100 * kChunk);
   ASSERT_TRUE(c);
   constexpr uint32_t kHot = 30;
@@ -195,7 +198,7 @@ TEST(MemoryCache, OneHitScanDoesNotEvictTheHotSet) {
 }
 
 TEST(MemoryCache, GhostHitGoesStraightToMain) {
-  constexpr uint64_t kChunk = 100;
+  constexpr uint64_t kChunk = P;
   auto c = make_cache(10 * kChunk);
   ASSERT_TRUE(c);
   put(*c, key(1), kChunk);
@@ -211,16 +214,16 @@ TEST(MemoryCache, GhostHitGoesStraightToMain) {
 }
 
 TEST(MemoryCache, PrefetchUsedAndWastedAreCounted) {
-  auto c = make_cache(300);
+  auto c = make_cache(300 * P);
   ASSERT_TRUE(c);
-  put(*c, key(1), 100, CacheOrigin::kPrefetch);
-  put(*c, key(2), 100, CacheOrigin::kPrefetch);
-  put(*c, key(3), 100, CacheOrigin::kDemand);
+  put(*c, key(1), 100 * P, CacheOrigin::kPrefetch);
+  put(*c, key(2), 100 * P, CacheOrigin::kPrefetch);
+  put(*c, key(3), 100 * P, CacheOrigin::kDemand);
   ASSERT_NE(c->lookup(key(1)), nullptr);
   ASSERT_NE(c->lookup(key(1)), nullptr);  // used counts once per entry
   EXPECT_EQ(c->stats().prefetch_used, 1u);
   EXPECT_EQ(c->stats().prefetch_wasted, 0u);
-  ASSERT_TRUE(c->reserve(300).ok());  // makes everything go
+  ASSERT_TRUE(c->reserve(300 * P).ok());  // makes everything go
   CacheStats s = c->stats();
   EXPECT_EQ(s.entries, 0u);
   EXPECT_EQ(s.evictions, 3u);
@@ -229,41 +232,41 @@ TEST(MemoryCache, PrefetchUsedAndWastedAreCounted) {
 }
 
 TEST(MemoryCache, BuffersInUseArePinnedAndOutliveNothingOfTheBudget) {
-  auto c = make_cache(300);
+  auto c = make_cache(300 * P);
   ASSERT_TRUE(c);
-  put(*c, key(1), 100);
-  put(*c, key(2), 100);
-  put(*c, key(3), 100);
+  put(*c, key(1), 100 * P);
+  put(*c, key(2), 100 * P);
+  put(*c, key(3), 100 * P);
   CacheBuffer held = c->lookup(key(1));  // a frontend is still sending these bytes
   ASSERT_NE(held, nullptr);
-  put(*c, key(4), 100);  // 1 is oldest but pinned: 2 goes instead
+  put(*c, key(4), 100 * P);  // 1 is oldest but pinned: 2 goes instead
   EXPECT_TRUE(c->contains(key(1)));
   EXPECT_FALSE(c->contains(key(2)));
   CacheBuffer h3 = c->lookup(key(3));
   CacheBuffer h4 = c->lookup(key(4));
-  auto r = c->reserve(100);  // everything resident is in use
+  auto r = c->reserve(100 * P);  // everything resident is in use
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kNoSpace);
   h4.reset();
-  EXPECT_TRUE(c->reserve(100).ok());
+  EXPECT_TRUE(c->reserve(100 * P).ok());
   EXPECT_FALSE(c->contains(key(4)));
-  EXPECT_EQ(*held, std::string(100, 'b'));
+  EXPECT_EQ(held->to_string(), std::string(100 * P, 'b'));
   expect_within_budget(*c);
 }
 
 TEST(MemoryCache, EntryLargerThanTheSmallQueue) {
-  auto c = make_cache(10000);  // small queue target: 1000 bytes
+  auto c = make_cache(100 * P);  // small queue target: 10 pages
   ASSERT_TRUE(c);
-  put(*c, key(1), 6000);
+  put(*c, key(1), 60 * P);
   ASSERT_NE(c->lookup(key(1)), nullptr);
-  put(*c, key(2), 6000);  // used on probation: 1 moves to main, then out of main to fit 2
+  put(*c, key(2), 60 * P);  // used on probation: 1 moves to main, then out of main to fit 2
   EXPECT_FALSE(c->contains(key(1)));
   EXPECT_TRUE(c->contains(key(2)));
-  put(*c, key(3), 3000);
-  put(*c, key(4), 10000);  // the whole budget: everything else goes
+  put(*c, key(3), 30 * P);
+  put(*c, key(4), 100 * P);  // the whole budget: everything else goes
   CacheStats s = c->stats();
   EXPECT_EQ(s.entries, 1u);
-  EXPECT_EQ(s.bytes, 10000u);
+  EXPECT_EQ(s.bytes, 100 * P);
   EXPECT_TRUE(c->contains(key(4)));
 }
 
@@ -294,8 +297,8 @@ TEST(MemoryCache, BudgetHoldsUnderARandomMixOfFetchesReadsAndFailures) {
         auto [k, res] = std::move(in_flight[at]);
         in_flight.erase(in_flight.begin() + static_cast<long>(at));
         if (rng() % 4 != 0) {
-          size_t size = rng() % (res.bytes() + 1);
-          ASSERT_TRUE(c->insert(std::move(res), k, std::string(size, 'd'),
+          size_t size = rng() % (res.buffer().size() + 1);
+          ASSERT_TRUE(c->insert_copy(std::move(res), k, std::string(size, 'd'),
                                 rng() % 2 ? CacheOrigin::kPrefetch : CacheOrigin::kDemand)
                           .ok());
         }

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -563,6 +565,88 @@ TEST_F(EngineTest, ReadingInLayoutOrderHitsPrefetchedObjects) {
   EXPECT_EQ(store_->gets(), objects) << "one GET per object, none repeated";
   EXPECT_GT(engine_->prefetch_window(), 4u) << "the window grows while prefetch is used";
   EXPECT_EQ(s.prefetch_wasted, 0u);
+}
+
+// An epoch over many small files with a cache half its size, as a training job reads it.
+// What prefetch costs is counted in GETs: one per file is what direct mode would pay.
+class EpochTest : public EngineTest {
+ protected:
+  static constexpr int kFiles = 600;
+  static constexpr uint64_t kFileSize = 16 * kKiB;
+
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < kFiles; ++i)
+      add_file("e" + std::to_string(i / 100) + "/s" + std::to_string(10000 + i) + ".bin",
+               kFileSize - (i % 7) * 1000);
+    ASSERT_NO_FATAL_FAILURE(build_index());
+    open_store();
+    EngineOptions options;
+    options.whole_object_max = 64 * kKiB;
+    options.chunk_size = 64 * kKiB;
+    uint64_t epoch = 0;
+    for (const index::Extent& e : index_->extents()) epoch += index_->objects()[e.object].size;
+    ASSERT_NO_FATAL_FAILURE(start_engine(epoch / 2, options));
+  }
+
+  // Reads each file whole, one after the other, in `order` (positions in the layout).
+  void read_files(const std::vector<size_t>& order) {
+    for (size_t position : order) {
+      const index::Extent& e = index_->extents()[position];
+      uint64_t offset = uint64_t{e.first_block} * 4096;
+      ASSERT_NO_FATAL_FAILURE(expect_matches_image(offset, index_->objects()[e.object].size));
+    }
+  }
+};
+
+TEST_F(EpochTest, RandomOrderShrinksCrossFilePrefetchToAlmostNoExtraGets) {
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
+  ASSERT_NO_FATAL_FAILURE(read_files(order));
+  run_until_idle();
+  std::printf("random order: %zu GETs for %zu files\n", store_->gets(), order.size());
+  EXPECT_LE(store_->gets(), order.size() * 11 / 10)
+      << "GETs for " << order.size() << " files read once in random order";
+  EXPECT_EQ(engine_->prefetch_window(), 0u) << "cross-file prefetch closes for a random reader";
+  // A second epoch in a new random order: the window stays shut.
+  size_t before = store_->gets();
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(43));
+  ASSERT_NO_FATAL_FAILURE(read_files(order));
+  run_until_idle();
+  std::printf("second epoch: %zu GETs\n", store_->gets() - before);
+  EXPECT_LE(store_->gets() - before, order.size() * 11 / 10) << "second epoch";
+}
+
+TEST_F(EpochTest, LayoutOrderOpensTheWindowToItsMaximumWithoutExtraGets) {
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  ASSERT_NO_FATAL_FAILURE(read_files(order));
+  run_until_idle();
+  std::printf("layout order: %zu GETs for %zu files, %zu misses\n", store_->gets(), order.size(),
+              static_cast<size_t>(counter(metrics_, "shoal_engine_cache_misses_total")));
+  EXPECT_EQ(engine_->prefetch_window(), EngineOptions{}.prefetch_window_max);
+  EXPECT_EQ(store_->gets(), order.size()) << "one GET per file, none wasted";
+  EXPECT_LE(counter(metrics_, "shoal_engine_cache_misses_total"), 8u)
+      << "prefetch should run ahead of the reader";
+  EXPECT_EQ(cache_->stats().prefetch_wasted, 0u);
+}
+
+TEST_F(EpochTest, AReaderThatTurnsSequentialReopensTheWindow) {
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<size_t> random_half(order.begin(), order.begin() + kFiles / 2);
+  std::shuffle(random_half.begin(), random_half.end(), std::mt19937_64(7));
+  ASSERT_NO_FATAL_FAILURE(read_files(random_half));
+  EXPECT_EQ(engine_->prefetch_window(), 0u);
+  std::vector<size_t> sequential_half(order.begin() + kFiles / 2, order.end());
+  size_t misses_before = counter(metrics_, "shoal_engine_cache_misses_total");
+  ASSERT_NO_FATAL_FAILURE(read_files(sequential_half));
+  run_until_idle();
+  EXPECT_EQ(engine_->prefetch_window(), EngineOptions{}.prefetch_window_max);
+  EXPECT_LE(counter(metrics_, "shoal_engine_cache_misses_total") - misses_before, 16u);
+  EXPECT_LE(store_->gets(), order.size() * 11 / 10);
 }
 
 TEST_F(EngineTest, DirectModeIssuesOnlyTheGetsReadersAskFor) {

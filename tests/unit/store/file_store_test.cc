@@ -57,6 +57,31 @@ class FileStoreTest : public ::testing::Test {
   std::optional<BlockingStore> store_;  // declared after the tree it serves, so it goes first
 };
 
+TEST_F(FileStoreTest, ARangeLandsInTheCallersMemoryWhenItFits) {
+  std::string content(10000, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 13);
+  write("d/obj", content);
+  std::string a(3000, '-'), b(9000, '-');
+  GetQuery q;
+  q.key = "d/obj";
+  q.range = ByteRange{1000, 8000};
+  q.into = {iovec{a.data(), a.size()}, iovec{b.data(), b.size()}};
+  auto r = store().get(q);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->in_place);
+  EXPECT_EQ(r->placed, 8000u);
+  EXPECT_TRUE(r->data.empty());
+  EXPECT_EQ(r->offset, 1000u);
+  EXPECT_TRUE(a + b.substr(0, 5000) == content.substr(1000, 8000));
+  EXPECT_EQ(b.substr(5000), std::string(4000, '-')) << "nothing written past the range";
+
+  q.into = {iovec{a.data(), 100}};  // too small: the bytes come back as data
+  r = store().get(q);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_FALSE(r->in_place);
+  EXPECT_TRUE(r->data == content.substr(1000, 8000));
+}
+
 TEST_F(FileStoreTest, ListsInKeyByteOrderNotDirectoryWalkOrder) {
   for (const char* k : {"a/c", "a-b", "a0", "a/b/c", "b"}) write(k, k);
   EXPECT_EQ(keys(ListQuery{}), (Keys{"a-b", "a/b/c", "a/c", "a0", "b"}));

@@ -86,6 +86,51 @@ TEST(HttpClient, HttpErrorStatusIsAResponseNotAnError) {
   EXPECT_EQ(r->body, "<Error/>");
 }
 
+// A 2xx body lands in the caller's memory (split over several iovecs); an error document and
+// a body bigger than that memory land in `body` as before, the memory's first bytes notwithstanding.
+TEST(HttpClient, ABodyThatFitsLandsInTheCallersMemory) {
+  std::string big(300 * 1024, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+  HttpTestServer server([&](const Received& r) {
+    if (r.path() == "/err") return Reply{http_reply(412, "<Error>PreconditionFailed</Error>")};
+    if (r.path() == "/small") return Reply{http_reply(200, big.substr(0, 1000))};
+    return Reply{http_reply(200, big)};
+  });
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  std::string a(100 * 1024, '-'), b(250 * 1024, '-');
+  auto into = [&] {
+    return std::vector<iovec>{iovec{a.data(), a.size()}, iovec{b.data(), b.size()}};
+  };
+
+  HttpRequest req = request_to(server, "GET", "/big");
+  req.response_into = into();
+  auto r = exchange(loop, *client, req);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->body_in_place);
+  EXPECT_EQ(r->body_placed, big.size());
+  EXPECT_EQ(r->body_size(), big.size());
+  EXPECT_TRUE(r->body.empty());
+  EXPECT_TRUE(a + b.substr(0, big.size() - a.size()) == big);
+
+  req = request_to(server, "GET", "/err");
+  req.response_into = into();
+  r = exchange(loop, *client, req);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->status, 412);
+  EXPECT_FALSE(r->body_in_place);
+  EXPECT_EQ(r->body, "<Error>PreconditionFailed</Error>");
+
+  std::string tiny(600, '-');
+  req = request_to(server, "GET", "/small");
+  req.response_into = {iovec{tiny.data(), 500}, iovec{tiny.data() + 500, 100}};
+  r = exchange(loop, *client, req);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_FALSE(r->body_in_place) << "1000 bytes do not fit in 600";
+  EXPECT_EQ(r->body, big.substr(0, 1000));
+}
+
 TEST(HttpClient, SendsHeadersAndEncodedTargetWithoutNormalizingDotSegments) {
   HttpTestServer server(echo);
   PollReactor loop;

@@ -308,6 +308,50 @@ TEST_F(RestStoreTest, OssRangedGetAsksForStandardRangeBehaviour) {
   EXPECT_EQ(sent[1].header("x-oss-range-behavior"), nullptr);
 }
 
+// With memory to write into, the asked bytes land there: a range (206), a whole object whose
+// CRC-64 is checked where it landed, a retry after a truncated body; a server that answers a
+// range from an offset with the whole object (200) gets the bytes returned as data instead.
+TEST_F(RestStoreTest, GetBodiesLandInTheCallersMemory) {
+  std::string object(100, '\0');
+  for (size_t i = 0; i < object.size(); ++i) object[i] = static_cast<char>('a' + i % 26);
+  Reply cut{"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 10-59/100\r\n"
+            "Content-Length: 50\r\n\r\nshort",
+            /*close=*/true};
+  serve({Reply{http_reply(206, object.substr(10, 50), "Content-Range: bytes 10-59/100\r\n")},
+         ok_with(object, crc_header(crc64(object))), cut,
+         Reply{http_reply(206, object.substr(10, 50), "Content-Range: bytes 10-59/100\r\n")},
+         ok_with(object)});
+  std::string a(30, '-'), b(90, '-');
+  auto query = [&](std::optional<ByteRange> range) {
+    GetQuery q{.key = "k", .range = range};
+    q.into = {iovec{a.data(), a.size()}, iovec{b.data(), b.size()}};
+    return q;
+  };
+  auto ranged = get(query(ByteRange{10, 50}));
+  ASSERT_TRUE(ranged.ok()) << ranged.error().describe();
+  EXPECT_TRUE(ranged->in_place);
+  EXPECT_EQ(ranged->placed, 50u);
+  EXPECT_TRUE(ranged->data.empty());
+  EXPECT_EQ((a + b).substr(0, 50), object.substr(10, 50));
+
+  auto whole = get(query(std::nullopt));  // OSS: the CRC-64 is checked on the placed bytes
+  ASSERT_TRUE(whole.ok()) << whole.error().describe();
+  EXPECT_TRUE(whole->in_place);
+  EXPECT_EQ((a + b).substr(0, 100), object);
+
+  a.assign(30, '-');
+  b.assign(90, '-');
+  auto retried = get(query(ByteRange{10, 50}));
+  ASSERT_TRUE(retried.ok()) << retried.error().describe();
+  EXPECT_TRUE(retried->in_place);
+  EXPECT_EQ((a + b).substr(0, 50), object.substr(10, 50));
+
+  auto ignored_range = get(query(ByteRange{10, std::nullopt}));  // to the end: 200 is fine
+  ASSERT_TRUE(ignored_range.ok()) << ignored_range.error().describe();
+  EXPECT_FALSE(ignored_range->in_place);
+  EXPECT_EQ(ignored_range->data, object.substr(10));
+}
+
 TEST_F(RestStoreTest, S3RangedGetSendsNoOssRangeBehaviour) {
   serve({Reply{http_reply(206, "bcd", "Content-Range: bytes 1-3/10\r\n")}},
         ObjectUri::Scheme::kS3);
