@@ -2,10 +2,9 @@
 // installed by scripts/setup) on a private throw-away cluster — one monitor, one memstore OSD,
 // no manager, no systemd — in a fresh temporary directory, on free 127.0.0.1 ports.
 //
-// Unlike s3rver it checks every SigV4 and SigV2 signature, the credential scope's date and the
-// request time (15 minutes of skew), and it lists, pages and groups common prefixes as S3
-// does. Its deviations met so far are listed in docs/testing.md and switched off, with why,
-// where a test meets them.
+// Unlike s3rver it checks every signature, the request time (15 minutes of skew either way)
+// and Content-MD5, and it lists, pages and groups common prefixes as S3 does. Its deviations
+// met so far are listed in docs/testing.md and switched off, with why, where a test meets them.
 //
 // Several clusters may run at once: each has its own fsid, ports and directory. A cluster
 // comes up in about 1.5 s and ~130 MB, so the tests of one process share one.
