@@ -216,8 +216,8 @@ Status Rgw::bring_up() {
     conf << "[global]\n"
          << "fsid = " << fsid << "\n"
          << "mon host = " << mon_addr << "\n"
-         // One messenger protocol on IPv4 loopback only: the machines running the tests may
-         // have no IPv6, and msgr2 would need a second monitor port.
+         // IPv4 loopback only: without it an OSD on a machine with no IPv6 retries an IPv6
+         // socket forever. msgr v1 only, so the monitor's one address is the one in mon host.
          << "ms bind msgr2 = false\nms bind ipv4 = true\nms bind ipv6 = false\n"
          << "public addr = 127.0.0.1\ncluster addr = 127.0.0.1\n"
          // No cephx anywhere; radosgw's own client still asks for it unless told not to.
