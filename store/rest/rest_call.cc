@@ -20,7 +20,8 @@ void RestCall::start() { attempt(); }
 void RestCall::attempt() {
   retry_timer_ = 0;
   HttpRequest signed_request = request_;
-  env_.signer.sign(signed_request, std::chrono::system_clock::now());
+  env_.signer.sign(signed_request,
+                   env_.clock ? env_.clock() : std::chrono::system_clock::now());
   env_.client.send(std::move(signed_request),
                    [this](Result<HttpResponse> outcome) { on_outcome(std::move(outcome)); });
 }

@@ -22,6 +22,7 @@ struct RestCallEnv {
   const Signer& signer;
   Reactor& reactor;
   std::string request_id_header;  // "x-amz-request-id" / "x-oss-request-id"
+  std::function<std::chrono::system_clock::time_point()> clock;  // empty: the system clock
 };
 
 class RestCall {

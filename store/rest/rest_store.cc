@@ -166,6 +166,7 @@ struct RestStore::Setup {
   bool path_style = false;
   std::unique_ptr<Signer> signer;
   RetryPolicy retry;
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 namespace {
@@ -216,6 +217,7 @@ Result<std::unique_ptr<RestStore>> RestStore::create(const ObjectUri& uri,
   setup.scheme = uri.scheme;
   setup.bucket = uri.bucket;
   setup.retry = config.retry;
+  setup.clock = config.signing_clock;
   std::string region = config.region;
   std::string endpoint = config.endpoint;
   if (endpoint.empty()) {
@@ -252,7 +254,8 @@ RestStore::RestStore(Setup setup, Reactor& reactor, std::unique_ptr<HttpClient> 
       reactor_(reactor),
       rng_(std::random_device{}()),
       client_(std::move(client)),
-      env_{*client_, *signer_, reactor_, oss() ? "x-oss-request-id" : "x-amz-request-id"} {}
+      env_{*client_, *signer_, reactor_, oss() ? "x-oss-request-id" : "x-amz-request-id",
+           std::move(setup.clock)} {}
 
 RestStore::~RestStore() {
   alive_.reset();

@@ -54,7 +54,21 @@ ErrorKind kind_from_status(int status) {
   }
 }
 
-std::string default_message(int status) {
+// What the user can do, for a server that names the error but leaves its message empty
+// (RGW does, for all of these); by status where the code says nothing more.
+std::string default_message(int status, std::string_view code) {
+  if (code == "SignatureDoesNotMatch")
+    return "the request signature does not match: check the secret access key";
+  if (code == "InvalidAccessKeyId")
+    return "the access key id is unknown to the server: check the credentials";
+  if (code == "RequestTimeTooSkewed")
+    return "the request time is too far from the server's: check this machine's clock";
+  if (code == "BadDigest")
+    return "the body does not match its Content-MD5: the data changed while it was sent, "
+           "upload it again";
+  if (code == "XAmzContentSHA256Mismatch")
+    return "the body does not match its x-amz-content-sha256: the data changed while it was "
+           "sent, upload it again";
   switch (status) {
     case 304:
     case 412: return "the object changed (precondition failed)";
@@ -75,7 +89,8 @@ ErrorKind service_error_kind(int status, std::string_view code) {
 Error service_error(const HttpResponse& response, std::string_view what,
                     std::string_view request_id_header) {
   ServiceErrorBody body = parse_error_body(response.body).value_or(ServiceErrorBody{});
-  std::string message = body.message.empty() ? default_message(response.status) : body.message;
+  std::string message =
+      body.message.empty() ? default_message(response.status, body.code) : body.message;
   Error error(service_error_kind(response.status, body.code),
               what.empty() ? message : std::string(what) + ": " + message);
   error.http_status = response.status;

@@ -53,6 +53,10 @@ struct ConformanceBackend {
   // false: this server lacks the call although the protocol has it; list_parts must then
   // fail with kUnsupported (never hang, never return parts).
   bool serves_list_parts = true;
+  // CompleteMultipartUpload answers with the new object's ETag. false: the answer's <ETag> is
+  // empty (and no ETag header), so complete_multipart reports none; the suite then requires
+  // it empty rather than wrong, and checks that HEAD and GET agree on the ETag instead.
+  bool complete_multipart_reports_etag = true;
 };
 
 // Prints the backend's name (gtest would dump the struct's bytes).

@@ -198,5 +198,30 @@ TEST(ServiceError, AnswerWithoutBodyStillSaysWhatFailed) {
   EXPECT_TRUE(e.code.empty());
 }
 
+// RGW names the error but leaves <Message> empty: the message then comes from the code and
+// says what the user can do.
+TEST(ServiceError, AnEmptyMessageIsWrittenFromTheCode) {
+  struct Case {
+    int status;
+    const char* code;
+    const char* advice;
+  };
+  for (const Case& c : {Case{403, "SignatureDoesNotMatch", "check the secret access key"},
+                        Case{403, "InvalidAccessKeyId", "check the credentials"},
+                        Case{403, "RequestTimeTooSkewed", "check this machine's clock"},
+                        Case{400, "BadDigest", "upload it again"},
+                        Case{400, "XAmzContentSHA256Mismatch", "upload it again"},
+                        Case{403, "AccessDenied", "check the credentials and the bucket policy"}}) {
+    HttpResponse r;
+    r.status = c.status;
+    r.body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>") + c.code +
+             "</Code><Message></Message><RequestId>tx00</RequestId></Error>";
+    Error e = service_error(r, "PutObject k", "x-amz-request-id");
+    EXPECT_EQ(e.code, c.code);
+    EXPECT_EQ(e.message.rfind("PutObject k: ", 0), 0u) << e.message;
+    EXPECT_NE(e.message.find(c.advice), std::string::npos) << c.code << ": " << e.message;
+  }
+}
+
 }  // namespace
 }  // namespace shoal
