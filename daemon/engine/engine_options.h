@@ -1,4 +1,4 @@
-// Every knob of the block engine, with the defaults of issue 4, and the checks Engine::create
+// Every knob of the block engine, with its defaults, and the checks Engine::create
 // runs on them. docs/engine.md explains what each one does and why the defaults are what they
 // are.
 #pragma once

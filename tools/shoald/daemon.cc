@@ -27,7 +27,7 @@
 #include "store/open_store.h"
 #include "store/uri.h"
 
-namespace shoal::daemon {
+namespace shoal::shoald {
 namespace {
 
 // Volume paths, one a line; blank lines and '#' comments skipped.
@@ -381,4 +381,4 @@ int run_daemon(const DaemonSettings& settings) {
   return exit_code;
 }
 
-}  // namespace shoal::daemon
+}  // namespace shoal::shoald

@@ -9,7 +9,7 @@
 #include "daemon/volume_config.h"
 #include "store/config.h"
 
-namespace shoal::daemon {
+namespace shoal::shoald {
 
 inline constexpr int kExitFailed = 1;  // could not start (corrupt index, no /dev/fuse, …)
 inline constexpr int kExitUsage = 2;   // bad command line or config
@@ -31,4 +31,4 @@ void block_stop_signals();
 // Runs the daemon to the end; returns the process exit code (0 after a clean stop).
 int run_daemon(const DaemonSettings& settings);
 
-}  // namespace shoal::daemon
+}  // namespace shoal::shoald

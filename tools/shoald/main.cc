@@ -19,7 +19,7 @@
 
 namespace {
 
-using shoal::daemon::DaemonSettings;
+using shoal::shoald::DaemonSettings;
 
 struct Flags {
   std::string config;
@@ -154,7 +154,7 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shoal::daemon::block_stop_signals();
+  shoal::shoald::block_stop_signals();
   CLI::App app{"shoald: serves a shoal volume as a read-only block device"};
   app.set_version_flag("--version", "shoald 0.1.0");
   app.footer("Exit codes: 0 stopped cleanly, 1 could not start or failed, 2 usage or config error.");
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : shoal::daemon::kExitUsage;
+    return app.exit(e) == 0 ? 0 : shoal::shoald::kExitUsage;
   }
   shoal::Status applied = apply_flags(flags, settings);
   if (!applied.ok()) {
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
       ssize_t ignored = ::write(settings.ready_fd, line.data(), line.size());
       (void)ignored;
     }
-    return shoal::daemon::kExitUsage;
+    return shoal::shoald::kExitUsage;
   }
-  return shoal::daemon::run_daemon(settings);
+  return shoal::shoald::run_daemon(settings);
 }

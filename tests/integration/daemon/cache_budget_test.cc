@@ -1,4 +1,4 @@
-// The memory rule of issue 4 through a real `shoal mount`: a data set four times the cache
+// The daemon's memory rule through a real `shoal mount`: a data set four times the cache
 // budget (64 MiB budget, 256 MiB of files from a file:// source: small files fetched whole and
 // large ones in chunks) read twice, every byte correct both times, while shoald's RSS beyond
 // the index mapping stays within budget + 64 MiB and the cache's own accounting (resident plus
@@ -24,7 +24,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kBudget = 64 * kMiB;
-constexpr uint64_t kAllowance = 64 * kMiB;  // the issue's "budget + 64 MiB"
+constexpr uint64_t kAllowance = 64 * kMiB;  // the rule's "budget + 64 MiB"
 
 // Resident bytes of process `pid`: all of them, those of the mapping of the index file, and
 // those of the mappings of its executable.

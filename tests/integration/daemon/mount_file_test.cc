@@ -43,13 +43,6 @@ class MountFileTest : public MountTest {
     fs::create_directories(source_ + "/images/none");
   }
 
-  std::string build_index() {
-    std::string index = dir_ + "/volume.shix";
-    CommandResult built = shoal("index build file://" + source_ + " -o " + index);
-    EXPECT_EQ(built.exit_code, 0) << built.output;
-    return index;
-  }
-
   Tree tree_;
 };
 

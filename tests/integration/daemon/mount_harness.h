@@ -171,7 +171,7 @@ inline size_t skewed_small_size(std::mt19937_64& random) {
   return 65536 + random() % (200001 - 65536);
 }
 
-// The volume: `files` files in `dirs` top-level directories, sizes from
+// A volume of many small files: `files` files in `dirs` top-level directories, sizes from
 // skewed_small_size. Also what the small tree covers: empty files, names with spaces and
 // non-ASCII letters, directories nested three deep, a file over the 4 MiB whole-object limit
 // (fetched in chunks). Every directory holds a file directly: s3rver lists a directory only
@@ -374,6 +374,14 @@ class MountTest : public ::testing::Test {
   }
 
   CommandResult shoal(const std::string& args) { return run(kShoal + " " + args); }
+
+  // An index of the source tree (file://) in the test's directory.
+  std::string build_index() {
+    std::string index = dir_ + "/volume.shix";
+    CommandResult built = shoal("index build file://" + source_ + " -o " + index);
+    EXPECT_EQ(built.exit_code, 0) << built.output;
+    return index;
+  }
 
   // A value of the (one) mount's state.toml, e.g. "control_socket" or "log"; "" when absent.
   std::string mount_state(const std::string& key) {

@@ -1,4 +1,4 @@
-// `shoal mount` of an S3 prefix served by s3rver, at the scale: 5,000 files of 1 B –
+// `shoal mount` of an S3 prefix served by s3rver, at scale: 5,000 files of 1 B –
 // 200 KB (skewed small, ~130 MB in all) in 50 directories, with empty files, nested
 // directories, names with spaces and non-ASCII letters and one chunked file. Indexed on the fly
 // from a listing and walked in order; indexed from an inventory manifest and read by 8 threads

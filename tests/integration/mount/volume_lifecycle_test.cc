@@ -30,13 +30,6 @@ class VolumeLifecycleTest : public MountTest {
     return s;
   }
 
-  std::string build_index() {
-    std::string index = dir_ + "/volume.shix";
-    CommandResult built = shoal("index build file://" + source_ + " -o " + index);
-    EXPECT_EQ(built.exit_code, 0) << built.output;
-    return index;
-  }
-
   Tree tree_;
 };
 

@@ -104,7 +104,7 @@ TEST_F(FileWriter, CheckpointsDeletedRightAfterCloseArriveByteIdentical) {
     EXPECT_FALSE(entry.is_regular_file()) << entry.path() << " left in the spool";
 }
 
-// The crash test: kill -9 at 50 random moments while a job streams checkpoint
+// The crash test: kill -9 at 50 random moments while a job streams checkpoint
 // generations (1 KB – 200 MB, two files each, the previous one deleted as soon as the next is
 // acknowledged), restarting the writer each time. A third of the kills come 0–5 ms after the
 // writer answers again (mid-journal-write, as it resumes uploads and records their steps); the
