@@ -296,6 +296,7 @@ std::string_view to_string(VolumeHealth health) {
     case VolumeHealth::kServing: return "serving";
     case VolumeHealth::kDaemonDead: return "daemon-dead";
     case VolumeHealth::kNotMounted: return "not-mounted";
+    case VolumeHealth::kUnreadable: return "unreadable";
   }
   return "serving";
 }
@@ -313,7 +314,10 @@ std::vector<VolumeListing> list_volumes() {
     std::string file = state_file_in(entry.path().string());
     if (!fs::exists(file, ec)) continue;
     auto state = load_state(file);
-    if (!state.ok()) continue;
+    if (!state.ok()) {
+      out.push_back({VolumeState{}, VolumeHealth::kUnreadable, state.error().describe()});
+      continue;
+    }
     VolumeHealth health =
         assess(daemon_alive(state->pid), is_mount_point(state->mountpoint, mounts));
     out.push_back({std::move(*state), health});

@@ -92,16 +92,19 @@ enum class VolumeHealth {
   kServing,     // the daemon is alive and the mount point mounted
   kDaemonDead,  // the daemon is gone: teardown cleans up what it left
   kNotMounted,  // the daemon is alive but nothing is mounted at the mount point
+  kUnreadable,  // the record itself cannot be read (VolumeListing::problem says why)
 };
 std::string_view to_string(VolumeHealth health);
 // Pure: from what the caller found out.
 VolumeHealth assess(bool daemon_alive, bool mounted);
 
 struct VolumeListing {
-  VolumeState state;
+  VolumeState state;  // for an unreadable record, only what its place says (nothing)
   VolumeHealth health = VolumeHealth::kServing;
+  std::string problem;  // kUnreadable: the state file and what is wrong with it
 };
-// Every volume recorded under run_dir(), by mount point; unreadable records are skipped.
+// Every volume recorded under run_dir(), by mount point. An unreadable record is listed as
+// kUnreadable, never left out: the user must be able to see it and clean it up.
 std::vector<VolumeListing> list_volumes();
 // The record for `mountpoint` (canonicalised); kNotFound if there is none.
 Result<VolumeState> find_volume(const std::string& mountpoint);

@@ -105,12 +105,18 @@ int run_stats(const MountOptions& o) {
 int run_volumes() {
   std::printf("%-32s %-12s %-15s %-14s %-8s %s\n", "MOUNTPOINT", "HEALTH", "FRONTEND", "DEVICE",
               "PID", "SOURCE");
-  for (const mount::VolumeListing& v : mount::list_volumes())
+  int status = 0;
+  for (const mount::VolumeListing& v : mount::list_volumes()) {
+    if (v.health == mount::VolumeHealth::kUnreadable) {
+      status = report_failure("volumes", Error(ErrorKind::kCorrupt, v.problem));
+      continue;
+    }
     std::printf("%-32s %-12s %-15s %-14s %-8lld %s\n", v.state.mountpoint.c_str(),
                 std::string(mount::to_string(v.health)).c_str(), v.state.frontend.c_str(),
                 v.state.block_device.c_str(), static_cast<long long>(v.state.pid),
                 v.state.source.c_str());
-  return 0;
+  }
+  return status;
 }
 
 }  // namespace

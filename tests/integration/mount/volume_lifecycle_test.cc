@@ -4,6 +4,8 @@
 // also after kill -9 of the daemon, and twice in a row.
 #include <signal.h>
 
+#include <fstream>
+
 #include "integration/daemon/mount_harness.h"
 #include "mount/proc.h"
 #include "mount/volume.h"
@@ -103,6 +105,21 @@ TEST_F(VolumeLifecycleTest, TeardownAfterKillNine) {
   ASSERT_TRUE(mount::unmount_volume(mountpoint_, true).ok());
   expect_nothing_left();
   EXPECT_TRUE(fs::is_empty(mountpoint_));
+}
+
+TEST_F(VolumeLifecycleTest, AnUnreadableRecordIsListedNotLeftOut) {
+  std::string record = dir_ + "/run/0123456789abcdef";
+  fs::create_directories(record);
+  std::ofstream(mount::state_file_in(record)) << "mountpoint = [unterminated\n";
+  std::vector<mount::VolumeListing> listed = mount::list_volumes();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].health, mount::VolumeHealth::kUnreadable);
+  EXPECT_NE(listed[0].problem.find(mount::state_file_in(record)), std::string::npos)
+      << listed[0].problem;
+  CommandResult volumes = shoal("volumes");
+  EXPECT_EQ(volumes.exit_code, 1) << volumes.output;
+  EXPECT_NE(volumes.output.find("state.toml"), std::string::npos) << volumes.output;
+  fs::remove_all(record);
 }
 
 TEST_F(VolumeLifecycleTest, RefusalsLeaveNothing) {
