@@ -72,7 +72,11 @@ Status read_index(std::string_view key, const toml::node& v, std::string_view wh
 
 Status read_cache(std::string_view key, const toml::node& v, std::string_view where,
                   VolumeConfig& c) {
-  if (key != "memory") return config_error(where, "unknown key (known: memory)");
+  if (key == "prefault") {
+    SHOAL_ASSIGN(c.cache_prefault, read_bool(v, where));
+    return {};
+  }
+  if (key != "memory") return config_error(where, "unknown key (known: memory, prefault)");
   SHOAL_ASSIGN(c.cache_memory, read_size(v, where));
   if (c.cache_memory == 0) return config_error(where, "must be more than 0");
   return {};

@@ -4,7 +4,7 @@
 //   [source]   uri                      (default: the source recorded in the index)
 //   [store]    store/config.h's table: endpoint, region, credential variable names, retries …
 //   [index]    path
-//   [cache]    memory = "4GiB"
+//   [cache]    memory = "4GiB", prefault = false
 //   [fetch]    whole_object_max, chunk_size (sizes), max_inflight, rps
 //   [prefetch] mode = "cross-file" | "none", window, window_max, readahead_chunks, warm_all,
 //              hints (a file of volume paths, one a line)
@@ -36,6 +36,7 @@ struct VolumeConfig {
   std::string source;      // object-store URI; empty: the index's build-info source
   std::string index_path;  // the SHIX index file
   uint64_t cache_memory = 1ull << 30;
+  bool cache_prefault = false;  // [cache] prefault: see BufferPool::Options::prefault
   EngineOptions engine;    // [fetch] and [prefetch]; hints are read from hints_file at start
   std::string hints_file;
 

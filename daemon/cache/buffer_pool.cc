@@ -12,6 +12,12 @@ namespace {
 // Transparent huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages); the arena starts on
 // such a boundary so every whole 2 MiB of it can be one.
 constexpr uint64_t kHugePage = 2ull << 20;
+// The prefault thread's step: small enough to stop quickly when the pool goes away.
+constexpr uint64_t kPrefaultStep = 64ull << 20;
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14 uapi; older C libraries lack the name
+#endif
 
 }  // namespace
 
@@ -134,15 +140,39 @@ Result<std::shared_ptr<BufferPool>> BufferPool::create(uint64_t capacity_bytes, 
   } else {
     (void)::madvise(base, bytes, MADV_NOHUGEPAGE);
   }
-  return std::shared_ptr<BufferPool>(
+  std::shared_ptr<BufferPool> pool(
       new BufferPool(static_cast<char*>(map), map_bytes, base, static_cast<uint32_t>(pages)));
+  if (options.prefault) {
+    pool->prefault_done_ = false;
+    // The thread only touches the mapping, never the pool object's other state, and the
+    // destructor joins it before unmapping.
+    pool->prefaulter_ = std::thread([p = pool.get()] { p->prefault(); });
+  }
+  return pool;
+}
+
+void BufferPool::prefault() {
+  uint64_t bytes = capacity();
+  for (uint64_t at = 0; at < bytes && !stop_prefault_.load(std::memory_order_relaxed);) {
+    uint64_t n = std::min(kPrefaultStep, bytes - at);
+    if (::madvise(base_ + at, n, MADV_POPULATE_WRITE) != 0) break;  // unsupported, or no memory
+    at += n;
+    prefaulted_bytes_.store(at, std::memory_order_relaxed);
+  }
+  prefault_done_.store(true, std::memory_order_release);
 }
 
 BufferPool::BufferPool(char* map, uint64_t map_bytes, char* base, uint32_t pages)
     : map_(map), map_bytes_(map_bytes), base_(base), pages_(pages) {}
 
 // Every buffer holds the pool, so none is left when this runs.
-BufferPool::~BufferPool() { ::munmap(map_, map_bytes_); }
+BufferPool::~BufferPool() {
+  if (prefaulter_.joinable()) {
+    stop_prefault_ = true;
+    prefaulter_.join();
+  }
+  ::munmap(map_, map_bytes_);
+}
 
 Result<PoolBuffer> BufferPool::allocate(uint64_t bytes) {
   uint64_t want = footprint(bytes) / kPageSize;
@@ -205,6 +235,8 @@ BufferPoolStats BufferPool::stats() const {
   s.allocations = allocations_;
   s.fresh_pages = next_fresh_;
   s.refused = refused_;
+  s.prefaulted_bytes = prefaulted_bytes_.load(std::memory_order_relaxed);
+  s.prefault_done = prefault_done_.load(std::memory_order_acquire);
   return s;
 }
 

@@ -28,11 +28,13 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
@@ -92,6 +94,8 @@ struct BufferPoolStats {
   uint64_t allocations = 0;     // allocate() calls that succeeded
   uint64_t fresh_pages = 0;     // pages handed out for the first time (each a page fault once)
   uint64_t refused = 0;         // allocate() calls that found too few free pages
+  uint64_t prefaulted_bytes = 0;  // faulted in by the prefault thread so far
+  bool prefault_done = false;     // the prefault thread has finished (or none was asked for)
 };
 
 class BufferPool : public std::enable_shared_from_this<BufferPool> {
@@ -99,6 +103,12 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   static constexpr uint64_t kPageSize = 4096;
   struct Options {
     bool huge_pages = true;  // MADV_HUGEPAGE on the arena (ignored where THP is unavailable)
+    // Fault the whole arena in at once, on a thread of its own, instead of page by page as the
+    // cache first fills: the kernel's zeroing then happens off the loop that serves reads and
+    // before the first epoch, at the price of holding the whole capacity in RSS from the start.
+    // MADV_POPULATE_WRITE never changes a page's bytes, so buffers may be handed out and
+    // written meanwhile; without it (Linux < 5.14) the pool just fills page by page.
+    bool prefault = false;
   };
 
   // What a buffer of `bytes` holds: whole pages (0 for 0 bytes).
@@ -125,6 +135,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
 
  private:
   BufferPool(char* map, uint64_t map_bytes, char* base, uint32_t pages);
+  void prefault();
   void give_back(const std::vector<PoolBuffer::Run>& runs, size_t from);
   friend class PoolBuffer;
 
@@ -141,6 +152,11 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   uint64_t held_pages_ = 0;
   uint64_t allocations_ = 0;
   uint64_t refused_ = 0;
+
+  std::thread prefaulter_;
+  std::atomic<bool> stop_prefault_{false};
+  std::atomic<uint64_t> prefaulted_bytes_{0};
+  std::atomic<bool> prefault_done_{true};
 };
 
 template <class F>

@@ -15,17 +15,85 @@ engine::FetchGeometry geometry_of(const EngineOptions& options) {
   return engine::FetchGeometry{options.whole_object_max, options.chunk_size};
 }
 
+// The zeros a lent read points at for holes and the tail of an object's last block.
+constexpr uint64_t kZeroBytes = 128 * 1024;
+alignas(4096) const char kZeros[kZeroBytes] = {};
+
 }  // namespace
 
-// One readv: where its bytes go and how many pieces are still on their way.
+// One read: where its bytes go (copied into the caller's iovecs, or lent as pieces of cache,
+// index and zero memory) and how many pieces are still on their way.
 struct Engine::Request {
+  // readv: the caller's buffers.
   std::vector<iovec> iov;
   std::vector<uint64_t> iov_start;  // offset of each iovec inside the request
   ReadDone done;
+  // lend: the pieces as they come (pieces of a miss arrive after later hits), sorted at the end.
+  bool lending = false;
+  struct Piece {
+    uint64_t dest;
+    iovec mem;
+  };
+  std::vector<Piece> pieces;
+  std::vector<std::shared_ptr<const void>> holds;
+  LendDone lent;
+  // Cache pages are lent pinned, and a pinned entry cannot be evicted; a read waiting for a
+  // miss must not pin what it already has, or reads waiting on each other could hold the whole
+  // budget. Such a read copies its pieces here instead, and lends only what arrives last.
+  std::shared_ptr<char[]> own;
+  bool copy_held = false;
+
   uint64_t length = 0;
-  size_t pending = 1;  // pieces waiting for a fetch, plus one while readv lays them out
+  size_t pending = 1;  // pieces waiting for a fetch, plus one while the read lays them out
   bool finished = false;
   Reactor::Clock::time_point started = Reactor::Clock::now();
+
+  // n bytes from src (zeros when src is null) for request offset `dest`; src stays valid for
+  // as long as `hold` (or, when hold is null, for as long as the engine).
+  void put(uint64_t dest, const char* src, uint64_t n, const std::shared_ptr<const void>& hold) {
+    if (!lending) {
+      fill(dest, src, n);
+      return;
+    }
+    if (hold != nullptr && copy_held && pending > 1) {
+      std::memcpy(own_bytes() + dest, src, n);
+      pieces.push_back(Piece{dest, iovec{own_bytes() + dest, n}});
+      return;
+    }
+    if (hold != nullptr && (holds.empty() || holds.back() != hold)) holds.push_back(hold);
+    while (n > 0) {
+      uint64_t m = src != nullptr ? n : std::min(n, kZeroBytes);
+      pieces.push_back(Piece{dest, iovec{const_cast<char*>(src != nullptr ? src : kZeros), m}});
+      dest += m;
+      n -= m;
+      if (src != nullptr) src += m;
+    }
+  }
+
+  char* own_bytes() {
+    if (own == nullptr) {
+      own = std::make_shared_for_overwrite<char[]>(length);
+      holds.push_back(own);
+    }
+    return own.get();
+  }
+
+  // From now on pieces of cache buffers are copied, and those already lent are copied back.
+  void stop_pinning() {
+    copy_held = true;
+    for (Piece& p : pieces) {
+      if (p.mem.iov_base == kZeros || is_metadata(p.mem.iov_base)) continue;
+      std::memcpy(own_bytes() + p.dest, p.mem.iov_base, p.mem.iov_len);
+      p.mem.iov_base = own_bytes() + p.dest;
+    }
+    std::erase_if(holds, [this](const std::shared_ptr<const void>& h) { return h != own; });
+  }
+  const char* metadata_begin = nullptr;
+  const char* metadata_end = nullptr;
+  bool is_metadata(const void* p) const {
+    auto c = static_cast<const char*>(p);
+    return c >= metadata_begin && c < metadata_end;
+  }
 
   // Copies n bytes from src (zeros when src is null) to request offset `dest`.
   void fill(uint64_t dest, const char* src, uint64_t n) {
@@ -45,6 +113,27 @@ struct Engine::Request {
       dest += m;
       n -= m;
     }
+  }
+
+  // The pieces in device order, neighbours in memory merged: what lend() hands out.
+  LentBytes take_lent() {
+    std::sort(pieces.begin(), pieces.end(),
+              [](const Piece& a, const Piece& b) { return a.dest < b.dest; });
+    LentBytes out;
+    out.iov.reserve(pieces.size());
+    for (const Piece& p : pieces) {
+      if (!out.iov.empty()) {
+        iovec& last = out.iov.back();
+        if (static_cast<char*>(last.iov_base) + last.iov_len == p.mem.iov_base &&
+            p.mem.iov_base != kZeros) {
+          last.iov_len += p.mem.iov_len;
+          continue;
+        }
+      }
+      out.iov.push_back(p.mem);
+    }
+    out.holds = std::move(holds);
+    return out;
   }
 };
 
@@ -99,6 +188,20 @@ void Engine::readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) {
     request->iov_start.push_back(request->length);
     request->length += v.iov_len;
   }
+  start(request, offset);
+}
+
+void Engine::lend(uint64_t offset, uint64_t length, LendDone done) {
+  auto request = std::make_shared<Request>();
+  request->lending = true;
+  request->lent = std::move(done);
+  request->length = length;
+  request->metadata_begin = reinterpret_cast<const char*>(index_.metadata().data());
+  request->metadata_end = request->metadata_begin + index_.metadata().size();
+  start(request, offset);
+}
+
+void Engine::start(const std::shared_ptr<Request>& request, uint64_t offset) {
   metrics_.requests.inc();
   uint64_t size = size_bytes();
   if (offset > size || request->length > size - offset) {
@@ -112,17 +215,20 @@ void Engine::readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) {
     if (request->finished) break;
     switch (step.kind) {
       case engine::ReadStep::Kind::kMetadata:
-        request->fill(step.dest, reinterpret_cast<const char*>(index_.metadata().data()) + step.source,
-                      step.length);
+        request->put(step.dest,
+                     reinterpret_cast<const char*>(index_.metadata().data()) + step.source,
+                     step.length, nullptr);
         break;
       case engine::ReadStep::Kind::kZeros:
-        request->fill(step.dest, nullptr, step.length);
+        request->put(step.dest, nullptr, step.length, nullptr);
         break;
       case engine::ReadStep::Kind::kObject:
         serve_piece(request, step);
         break;
     }
   }
+  // Misses outstanding: this read may wait, so it holds copies, not pins (see Request::own).
+  if (request->lending && request->pending > 1 && !request->finished) request->stop_pinning();
   piece_done(request);
 }
 
@@ -163,10 +269,11 @@ void Engine::copy_piece(Request& request, const engine::ReadStep& step, const Ca
                               " is shorter than its index entry"));
     return;
   }
-  // Straight from the cache buffer's pages into the caller's iovecs: the one copy a read costs.
+  // Straight from the cache buffer's pages into the caller's iovecs (the one copy a readv
+  // costs), or lent as they are.
   uint64_t dest = step.dest;
   buffer->for_each_piece(step.source, step.length, [&](const char* piece, uint64_t n) {
-    request.fill(dest, piece, n);
+    request.put(dest, piece, n, buffer);
     dest += n;
   });
 }
@@ -185,6 +292,15 @@ void Engine::finish(Request& request, Status status) {
   metrics_.request_latency.observe(
       std::chrono::duration<double>(Reactor::Clock::now() - request.started).count());
   metrics_.sync_cache(cache_.stats());
+  if (request.lending) {
+    Result<LentBytes> lent = status.ok() ? Result<LentBytes>(request.take_lent())
+                                         : Result<LentBytes>(std::move(status).error());
+    request.pieces.clear();
+    reactor_.post([done = std::move(request.lent), lent = std::move(lent)]() mutable {
+      done(std::move(lent));
+    });
+    return;
+  }
   reactor_.post([done = std::move(request.done), status = std::move(status)] { done(status); });
 }
 

@@ -48,6 +48,8 @@ class Engine final : public BlockDevice {
 
   uint64_t size_bytes() const override { return index_.device_bytes(); }
   void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override;
+  // Lends cache pages, the index mapping and a static page of zeros: no copy at all.
+  void lend(uint64_t offset, uint64_t length, LendDone done) override;
 
   // Volume paths (keys relative to the volume root) in the order the job will read them;
   // replaces any earlier list. Unknown paths are reported, not fatal.
@@ -62,6 +64,7 @@ class Engine final : public BlockDevice {
   Engine(const index::IndexFile& index, ObjectStore& store, MemoryCache& cache,
          Reactor& reactor, const EngineOptions& options, Metrics& metrics,
          std::string key_prefix);
+  void start(const std::shared_ptr<Request>& request, uint64_t offset);
   void serve_piece(const std::shared_ptr<Request>& request, const engine::ReadStep& step);
   void copy_piece(Request& request, const engine::ReadStep& step, const CacheBuffer& buffer);
   void piece_done(const std::shared_ptr<Request>& request);

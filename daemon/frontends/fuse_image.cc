@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ constexpr double kAttrTimeout = 3600.0;
 constexpr int kRequestsPerWakeup = 64;
 // Asynchronous reads the kernel may have in flight to us (see op_init); the fetch default is 128.
 constexpr unsigned kMaxBackgroundReads = 256;
+// Pieces of memory one read reply may be sent from (writev's IOV_MAX, less the reply header).
+constexpr size_t kMaxReplyPieces = IOV_MAX - 1;
 
 // libfuse reports mount problems through its log; while start() runs the messages are kept to
 // go into the error returned (the log hook is process-wide, hence the lock).
@@ -218,23 +221,29 @@ void FuseImage::Session::op_read(fuse_req_t req, fuse_ino_t ino, size_t size, of
     fuse_reply_buf(req, nullptr, 0);  // at or past the end: EOF
     return;
   }
-  struct Read {
-    std::unique_ptr<char[]> data;
-    iovec iov;
-  };
-  auto read = std::make_shared<Read>();
-  read->data = std::make_unique_for_overwrite<char[]>(length);
-  read->iov = iovec{read->data.get(), length};
   // The session must outlive the reply, even when the frontend stops meanwhile.
   std::shared_ptr<Session> keep = s.shared_from_this();
-  s.device.readv(start, std::span<const iovec>(&read->iov, 1),
-                 [req, read, length, keep](Status status) {
-                   if (status.ok()) {
-                     fuse_reply_buf(req, read->data.get(), length);
-                   } else {
-                     fuse_reply_err(req, EIO);  // the kernel only understands errno
-                   }
-                 });
+  s.device.lend(start, length, [req, keep](Result<LentBytes> lent) {
+    if (!lent.ok()) {
+      fuse_reply_err(req, EIO);  // the kernel only understands errno
+      return;
+    }
+    // One writev from the device's pages to /dev/fuse, which takes at most IOV_MAX pieces with
+    // the reply's header; a read scattered wider than that (never seen: a 128 KiB read of
+    // recycled pages is at most 33 pieces) is gathered into one buffer first.
+    const std::vector<iovec>& iov = lent->iov;
+    if (iov.size() < kMaxReplyPieces) {
+      fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+      return;
+    }
+    std::vector<char> flat;
+    flat.reserve(lent->size());
+    for (const iovec& v : iov) {
+      const char* p = static_cast<const char*>(v.iov_base);
+      flat.insert(flat.end(), p, p + v.iov_len);
+    }
+    fuse_reply_buf(req, flat.data(), flat.size());
+  });
 }
 
 const fuse_lowlevel_ops& FuseImage::Session::operations() {

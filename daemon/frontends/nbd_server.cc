@@ -72,16 +72,10 @@ class NbdServer::Connection : public std::enable_shared_from_this<Connection> {
   // A message going out; read replies carry their payload separately to avoid a copy.
   struct Outgoing {
     std::vector<uint8_t> head;
-    std::unique_ptr<uint8_t[]> data;
+    LentBytes data;  // a read's payload, sent straight from the device's memory
     size_t data_size = 0;
     size_t sent = 0;
     size_t size() const { return head.size() + data_size; }
-  };
-  struct ReadOp {
-    uint64_t handle = 0;
-    size_t length = 0;
-    std::unique_ptr<uint8_t[]> data;
-    iovec iov{};
   };
 
   void on_events(uint32_t fired);
@@ -106,7 +100,7 @@ class NbdServer::Connection : public std::enable_shared_from_this<Connection> {
   void handle_request(uint16_t flags, uint16_t type, uint64_t handle, uint64_t offset,
                       uint32_t length);
   void start_read(uint64_t handle, uint64_t offset, uint32_t length);
-  void finish_read(ReadOp& op, const Status& status);
+  void finish_read(uint64_t handle, uint32_t length, Result<LentBytes> lent);
   void finish_after_replies();
 
   void send_option_reply(uint32_t option, uint32_t type, std::span<const uint8_t> data = {});
@@ -416,30 +410,25 @@ void NbdServer::Connection::handle_request(uint16_t flags, uint16_t type, uint64
 }
 
 void NbdServer::Connection::start_read(uint64_t handle, uint64_t offset, uint32_t length) {
-  auto op = std::make_shared<ReadOp>();
-  op->handle = handle;
-  op->length = length;
-  op->data = std::make_unique_for_overwrite<uint8_t[]>(length);
-  op->iov = iovec{op->data.get(), length};
   buffered_ += length;
   ++reads_in_flight_;
   std::weak_ptr<Connection> weak = weak_from_this();
-  server_.device_.readv(offset, std::span<const iovec>(&op->iov, 1), [weak, op](Status status) {
-    if (auto self = weak.lock()) self->finish_read(*op, status);
+  server_.device_.lend(offset, length, [weak, handle, length](Result<LentBytes> lent) {
+    if (auto self = weak.lock()) self->finish_read(handle, length, std::move(lent));
   });
 }
 
-void NbdServer::Connection::finish_read(ReadOp& op, const Status& status) {
-  buffered_ -= op.length;
+void NbdServer::Connection::finish_read(uint64_t handle, uint32_t length, Result<LentBytes> lent) {
+  buffered_ -= length;
   --reads_in_flight_;
   if (closed_) return;
   Outgoing out;
   nbd::append_be32(out.head, nbd::kSimpleReplyMagic);
-  nbd::append_be32(out.head, status.ok() ? 0 : nbd_error_for(status.error()));
-  nbd::append_be64(out.head, op.handle);
-  if (status.ok()) {
-    out.data = std::move(op.data);
-    out.data_size = op.length;
+  nbd::append_be32(out.head, lent.ok() ? 0 : nbd_error_for(lent.error()));
+  nbd::append_be64(out.head, handle);
+  if (lent.ok()) {
+    out.data = std::move(*lent);
+    out.data_size = length;
   }
   queue(std::move(out));
   process_input();  // requests may be waiting for the budget this read held
@@ -489,15 +478,23 @@ void NbdServer::Connection::flush() {
   while (!closed_ && !out_.empty()) {
     iovec iov[kMaxIovPerSend];
     size_t count = 0;
-    for (auto it = out_.begin(); it != out_.end() && count + 2 <= kMaxIovPerSend; ++it) {
+    for (auto it = out_.begin(); it != out_.end() && count < kMaxIovPerSend; ++it) {
       size_t sent = it->sent;
       if (sent < it->head.size()) {
         iov[count++] = iovec{it->head.data() + sent, it->head.size() - sent};
         sent = it->head.size();
       }
-      size_t data_sent = sent - it->head.size();
-      if (data_sent < it->data_size)
-        iov[count++] = iovec{it->data.get() + data_sent, it->data_size - data_sent};
+      // The payload's pieces past what was sent; a reply cut off here goes on next round.
+      size_t skip = sent - it->head.size();
+      for (const iovec& piece : it->data.iov) {
+        if (count == kMaxIovPerSend) break;
+        if (skip >= piece.iov_len) {
+          skip -= piece.iov_len;
+          continue;
+        }
+        iov[count++] = iovec{static_cast<char*>(piece.iov_base) + skip, piece.iov_len - skip};
+        skip = 0;
+      }
     }
     msghdr msg{};
     msg.msg_iov = iov;

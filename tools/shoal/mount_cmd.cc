@@ -19,6 +19,7 @@ namespace {
 struct MountOptions {
   mount::VolumeSpec spec;
   std::string cache_memory;
+  bool cache_prefault = false;
   std::string prefetch;
   StoreOptions store;
   // The transport table's settings shoal mount hands on (FrontendSetting::for_mount).
@@ -56,6 +57,7 @@ void print_indexed(const std::string& uri, const index::BuildReport& r, const st
 // The CLI's strings become the spec's typed fields; mistakes are usage errors.
 Status complete_spec(MountOptions& o) {
   mount::VolumeSpec& spec = o.spec;
+  spec.cache_prefault = o.cache_prefault;
   if (!o.cache_memory.empty()) {
     SHOAL_ASSIGN(spec.cache_memory, parse_size(o.cache_memory, "--cache-memory"));
   }
@@ -136,6 +138,8 @@ void register_mount(CLI::App& app, int& exit_code) {
                   "A transport with a device to attach (default: the config's, else auto: ublk "
                   "when /dev/ublk-control exists, else fuse)");
   cmd->add_option("--cache-memory", o->cache_memory, "Memory cache budget, e.g. 4GiB");
+  cmd->add_flag("--cache-prefault", o->cache_prefault,
+                "Fault the whole cache budget in at start, off the serving loop");
   cmd->add_option("--prefetch", o->prefetch, "cross-file, or none (direct mode)");
   cmd->add_option("--metrics", o->spec.metrics, "Prometheus endpoint: 127.0.0.1:9109 or unix:PATH");
   // The transport settings the table marks for shoal mount, under shoald's flags.

@@ -202,7 +202,10 @@ Status Daemon::open_engine() {
   SHOAL_ASSIGN(StoreConfig store_config,
                resolve_store_config(uri.scheme, settings_.store_flags, process_environment()));
   SHOAL_ASSIGN(store_, open_store(uri, store_config, *reactor_));
-  SHOAL_ASSIGN(cache_, MemoryCache::create(v.cache_memory));
+  BufferPool::Options pool_options;
+  pool_options.prefault = v.cache_prefault;
+  SHOAL_ASSIGN(std::shared_ptr<BufferPool> pool, BufferPool::create(v.cache_memory, pool_options));
+  SHOAL_ASSIGN(cache_, MemoryCache::create(v.cache_memory, std::move(pool)));
   EngineOptions options = v.engine;
   if (!v.hints_file.empty()) {
     SHOAL_ASSIGN(options.hints, read_path_list(v.hints_file));

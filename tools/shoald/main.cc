@@ -36,6 +36,7 @@ struct Flags {
   };
   std::vector<FrontendFlag> frontend_flags;
   std::string cache_memory;
+  bool cache_prefault = false;
   std::string prefetch;
   bool warm_all = false;
   std::string hints;
@@ -108,6 +109,8 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--frontend", f.frontend, kinds);
   add_frontend_flags(app, f);
   app.add_option("--cache-memory", f.cache_memory, "Memory cache budget, e.g. 4GiB");
+  app.add_flag("--cache-prefault", f.cache_prefault,
+               "Fault the whole cache budget in at start, on a thread of its own");
   app.add_option("--prefetch", f.prefetch, "cross-file, or none (direct mode)");
   app.add_flag("--warm-all", f.warm_all, "Fill the cache in layout order at start");
   app.add_option("--hints", f.hints, "File of volume paths in the order the job reads them");
@@ -133,6 +136,7 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
   if (!f.cache_memory.empty()) {
     SHOAL_ASSIGN(v.cache_memory, shoal::parse_size(f.cache_memory, "--cache-memory"));
   }
+  if (f.cache_prefault) v.cache_prefault = true;
   if (!f.prefetch.empty()) {
     SHOAL_ASSIGN(v.engine.prefetch, shoal::parse_prefetch_mode(f.prefetch));
   }

@@ -220,12 +220,34 @@ class EngineTest : public ::testing::Test {
     std::string data;
     std::optional<Status> status;
     std::vector<iovec> iov;
+    size_t lent_pieces = 0;
   };
 
-  // Starts a read of [offset, offset+length) into `pieces` iovecs; the loop completes it.
+  // Starts a read of [offset, offset+length) into `pieces` iovecs, or (pieces == 0) lent by
+  // the engine and gathered here once done; the loop completes it.
   std::unique_ptr<Read> start_read(uint64_t offset, uint64_t length, int pieces = 1) {
     auto r = std::make_unique<Read>();
     r->data.assign(length, '\x5a');
+    if (pieces == 0) {
+      Read* raw = r.get();
+      engine_->lend(offset, length, [raw, length](Result<LentBytes> lent) {
+        if (!lent.ok()) {
+          raw->status = lent.error();
+          return;
+        }
+        std::string got;
+        for (const iovec& v : lent->iov) got.append(static_cast<const char*>(v.iov_base), v.iov_len);
+        raw->status = got.size() == length
+                          ? Status{}
+                          : Status(Error(ErrorKind::kInternal,
+                                         "lent " + std::to_string(got.size()) + " bytes of " +
+                                             std::to_string(length)));
+        raw->data = std::move(got);
+        raw->lent_pieces = lent->iov.size();
+      });
+      EXPECT_FALSE(raw->status.has_value()) << "done ran inline";
+      return r;
+    }
     uint64_t at = 0;
     for (int i = 0; i < pieces; ++i) {
       uint64_t n = i + 1 == pieces ? length - at : (length - at) / 2;
@@ -320,7 +342,7 @@ TEST_P(EngineReadTest, RandomReadsMatchTheImage) {
       uint64_t offset = rng() % (size - length + 1);
       if (rng() % 3 == 0) offset -= offset % 4096;  // block-aligned, like a kernel read
       ranges.emplace_back(offset, length);
-      batch.push_back(start_read(offset, length, 1 + static_cast<int>(rng() % 3)));
+      batch.push_back(start_read(offset, length, static_cast<int>(rng() % 4)));  // 0: lent
     }
     loop_->run_until([&] {
       return std::all_of(batch.begin(), batch.end(), [](auto& r) { return r->status.has_value(); });
@@ -389,6 +411,91 @@ TEST_F(EngineTest, ConcurrentReadsOfOneObjectShareOneGet) {
   // Cached now: more reads of it issue no GET.
   expect_matches_image(base, size);
   EXPECT_EQ(store_->gets(), 1u);
+}
+
+// ---- lent reads ---------------------------------------------------------------------------
+
+TEST_F(EngineTest, LentReadsPointIntoTheCacheAndPinOnlyWhatArrivesLast) {
+  make_tree();
+  ASSERT_NO_FATAL_FAILURE(build_index());
+  open_store();
+  EngineOptions options;
+  options.prefetch = PrefetchMode::kNone;
+  ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  // Two small files that are neighbours on the device.
+  std::string a, b;
+  for (const index::Extent& e : index_->extents()) {
+    std::string path(index_->key(index_->objects()[e.object]));
+    uint64_t size = index_->objects()[e.object].size;
+    if (!a.empty() && size > 0 && size < 200 * kKiB &&
+        e.first_block == extent_of(a).first_block + (size_of(a) + 4095) / 4096) {
+      b = path;
+      break;
+    }
+    a = size > 0 && size < 200 * kKiB && size % 4096 != 0 ? path : "";
+  }
+  ASSERT_FALSE(b.empty()) << "no two neighbouring small files in the test tree";
+  auto lend = [&](uint64_t offset, uint64_t length) {
+    std::optional<Result<LentBytes>> out;
+    engine_->lend(offset, length, [&](Result<LentBytes> lent) { out = std::move(lent); });
+    EXPECT_FALSE(out.has_value()) << "done ran inline";
+    loop_->run_until([&] { return out.has_value(); });
+    return std::move(*out);
+  };
+  auto gather = [](const LentBytes& lent) {
+    std::string got;
+    for (const iovec& v : lent.iov) got.append(static_cast<const char*>(v.iov_base), v.iov_len);
+    return got;
+  };
+  auto cache_pages_of = [&](const std::string& path) {
+    CacheBuffer buffer = cache_->lookup(CacheKey{extent_of(path).object, 0});
+    EXPECT_NE(buffer, nullptr) << path << " is not cached";
+    return buffer == nullptr ? std::vector<iovec>{} : buffer->iovecs();
+  };
+  auto inside = [](const void* p, const std::vector<iovec>& runs) {
+    for (const iovec& r : runs) {
+      auto base = static_cast<const char*>(r.iov_base);
+      if (p >= base && p < base + r.iov_len) return true;
+    }
+    return false;
+  };
+
+  // A miss: the fetched buffer itself is lent, nothing copied.
+  Result<LentBytes> first = lend(offset_of(a), size_of(a));
+  ASSERT_TRUE(first.ok()) << first.error().describe();
+  EXPECT_TRUE(gather(*first) == image_.substr(offset_of(a), size_of(a)));
+  EXPECT_TRUE(inside(first->iov[0].iov_base, cache_pages_of(a)));
+  first = Error(ErrorKind::kInternal, "dropped");
+
+  // A hit spanning the file's tail zeros and the metadata-free device: cache pages again.
+  uint64_t tail = (size_of(a) + 4095) / 4096 * 4096;
+  Result<LentBytes> hit = lend(offset_of(a) + 100, tail - 100);
+  ASSERT_TRUE(hit.ok()) << hit.error().describe();
+  EXPECT_TRUE(gather(*hit) == image_.substr(offset_of(a) + 100, tail - 100));
+  EXPECT_TRUE(inside(hit->iov[0].iov_base, cache_pages_of(a)));
+  hit = Error(ErrorKind::kInternal, "dropped");
+
+  // a cached, b not: the read waits for b, so it holds a copy of a's bytes, not a's pages, and
+  // lends b's pages, which arrived last.
+  uint64_t both = offset_of(b) + size_of(b) - offset_of(a);
+  Result<LentBytes> mixed = lend(offset_of(a), both);
+  ASSERT_TRUE(mixed.ok()) << mixed.error().describe();
+  EXPECT_TRUE(gather(*mixed) == image_.substr(offset_of(a), both));
+  EXPECT_FALSE(inside(mixed->iov.front().iov_base, cache_pages_of(a)));
+  EXPECT_TRUE(inside(mixed->iov.back().iov_base, cache_pages_of(b)));
+  EXPECT_EQ(store_->gets(), 2u);
+
+  // The metadata blocks come straight from the index mapping.
+  Result<LentBytes> meta = lend(0, 4096);
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->iov.size(), 1u);
+  EXPECT_EQ(meta->iov[0].iov_base, static_cast<const void*>(index_->metadata().data()));
+  EXPECT_TRUE(meta->holds.empty());
+
+  // Past the end: refused like readv.
+  Result<LentBytes> past = lend(engine_->size_bytes() - 4096, 8192);
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.error().kind, ErrorKind::kInvalidArgument);
 }
 
 // ---- changed objects ---------------------------------------------------------------------
