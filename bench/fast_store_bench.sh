@@ -17,7 +17,9 @@
 # docs/fast_store_bench.png.
 # Usage: bench/fast_store_bench.sh   (env: FAST_BENCH_FILES=20000 FAST_BENCH_SIZE=102400
 #        FAST_BENCH_READERS="64 256" FAST_BENCH_DELAYS="0 10" FAST_BENCH_MODES="none cross-file hints"
-#        FAST_BENCH_SCALE_FILES="5000 20000 80000" FAST_BENCH_CACHE=4GiB FAST_BENCH_PERF=1;
+#        FAST_BENCH_SCALE_FILES="5000 20000 80000" FAST_BENCH_CACHE=4GiB FAST_BENCH_PERF=1
+#        FAST_BENCH_PREFAULT=1 (shoal mount --cache-prefault, the epoch starting once it is done)
+#        FAST_BENCH_PERF_OUT=FILE (keep the profile's perf.data) FAST_BENCH_CALL_GRAPH=dwarf;
 #        e.g. FAST_BENCH_FILES=2000 FAST_BENCH_SCALE_FILES="1000 2000" for a smoke run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -29,6 +31,8 @@ read -ra MODES <<<"${FAST_BENCH_MODES:-none cross-file hints}"
 read -ra SCALE <<<"${FAST_BENCH_SCALE_FILES:-5000 20000 80000}"
 CACHE=${FAST_BENCH_CACHE:-4GiB}
 PERF=${FAST_BENCH_PERF:-1}
+PREFAULT=${FAST_BENCH_PREFAULT:-1}  # shoal mount --cache-prefault
+CACHE_BYTES=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)([KMGT]?)i?B?', sys.argv[1]); print(int(m[1]) * 1024 ** ' KMGT'.index(m[2] or ' '))" "$CACHE")
 TREE_FILES=$FILES
 for n in "${SCALE[@]}"; do ((n > TREE_FILES)) && TREE_FILES=$n; done
 
@@ -159,10 +163,21 @@ mount_volume() {
     mode=(--config "$WORK/hints.toml")
   fi
   local line
+  local prefault=()
+  [[ $PREFAULT == 1 ]] && prefault=(--cache-prefault)
   line=$("$SHOAL" mount "$WORK/train-$1.shix" "$MNT" --endpoint "$(endpoint_of "$3")" --region us-east-1 \
-    "${mode[@]}" --cache-memory "$CACHE")
+    "${mode[@]}" --cache-memory "$CACHE" "${prefault[@]}")
   SHOALD_PID=$(sed -n 's/.*shoald pid \([0-9]*\).*/\1/p' <<<"$line")
   [[ -n $SHOALD_PID ]] || { echo "no shoald pid in: $line" >&2; exit 1; }
+  # A prefaulting daemon holds its whole budget once the pool's thread is done: the epoch
+  # starts after it, as on a node whose volume was mounted before the job.
+  if [[ $PREFAULT == 1 ]]; then
+    local want_kb=$((CACHE_BYTES / 1024 * 98 / 100)) i
+    for i in $(seq 600); do
+      (($(awk '$1 == "VmRSS:" { print $2 }' "/proc/$SHOALD_PID/status") >= want_kb)) && break
+      sleep 0.1
+    done
+  fi
 }
 gets_of_mount() { "$SHOAL" stats "$MNT" | awk '$1 == "shoal_engine_gets_total" { s += $2 } END { printf "%.0f", s }'; }
 
@@ -221,12 +236,13 @@ PROFILE=$WORK/profile.txt
 : >"$PROFILE"
 if [[ $PERF == 1 ]] && command -v perf >/dev/null; then
   mount_volume "$FILES" none "${DELAYS[0]}"
-  perf record -q -F 499 -g -p "$SHOALD_PID" -o "$WORK/perf.data" >/dev/null 2>&1 &
+  perf record -q -F 499 --call-graph "${FAST_BENCH_CALL_GRAPH:-fp}" -p "$SHOALD_PID" -o "$WORK/perf.data" >/dev/null 2>&1 &
   PERF_PID=$!
   sleep 0.5
   "$WORK/read_list" "$WORK/order-$FILES" "${READERS[0]}" "$MNT" >/dev/null
   kill -INT "$PERF_PID"; wait "$PERF_PID" || true
   "$SHOAL" umount "$MNT" >/dev/null
+  [[ -n ${FAST_BENCH_PERF_OUT:-} ]] && cp "$WORK/perf.data" "$FAST_BENCH_PERF_OUT"
   perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 1.5 \
     2>/dev/null | grep -E '^ +[0-9.]+%' | head -20 | sed -E 's/( +-)+ *$//; s/ +$//' >"$PROFILE"
 fi

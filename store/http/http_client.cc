@@ -259,6 +259,8 @@ HttpClient::~HttpClient() {
   alive_.reset();
   for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi_, easy);
   transfers_.clear();
+  for (void* easy : idle_easy_) curl_easy_cleanup(static_cast<CURL*>(easy));
+  idle_easy_.clear();
   curl_multi_cleanup(multi_);  // closes cached connections, unwatching their sockets
   reactor_.cancel_timer(timer_);
   for (auto& [fd, events] : watched_) reactor_.unwatch(fd);
@@ -297,7 +299,15 @@ Result<std::unique_ptr<HttpClient::Transfer>> HttpClient::prepare(HttpRequest re
     t->fd = ::open(t->body.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (t->fd < 0) return fail(errno_error("opening request body " + t->body.path, errno));
   }
-  t->easy = curl_easy_init();
+  // A finished transfer's handle, reset, before a new one: creating and destroying a handle per
+  // request allocates and frees libcurl's buffers each time, which showed in profiles.
+  if (!idle_easy_.empty()) {
+    t->easy = static_cast<CURL*>(idle_easy_.back());
+    idle_easy_.pop_back();
+    curl_easy_reset(t->easy);
+  } else {
+    t->easy = curl_easy_init();
+  }
   if (t->easy == nullptr) return fail(Error(ErrorKind::kInternal, "curl_easy_init failed"));
 
   for (const auto& [name, value] : request.headers)
@@ -412,7 +422,13 @@ void HttpClient::deliver_finished() {
   for (auto& [transfer, code] : finished) {
     if (alive.expired()) return;  // an earlier callback destroyed the client: drop the rest
     Callback done = std::move(transfer->done);
-    done(transfer->outcome(code));
+    Result<HttpResponse> outcome = transfer->outcome(code);
+    if (idle_easy_.size() < kMaxIdleHandles) {
+      idle_easy_.push_back(transfer->easy);
+      transfer->easy = nullptr;
+    }
+    transfer.reset();
+    done(std::move(outcome));
   }
 }
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "common/reactor.h"
 #include "common/result.h"
@@ -77,6 +78,9 @@ class HttpClient {
   HttpClientOptions options_;
   void* multi_;  // CURLM*, kept opaque so users of this header need not include curl.h
   std::unordered_map<void*, std::unique_ptr<Transfer>> transfers_;  // by CURL* easy handle
+  // Easy handles of finished transfers, kept for the next ones (at most kMaxIdleHandles).
+  static constexpr size_t kMaxIdleHandles = 1024;
+  std::vector<void*> idle_easy_;
   std::unordered_map<int, uint32_t> watched_;                        // fd → reactor events
   Reactor::TimerId timer_ = 0;
   uint64_t requests_sent_ = 0;

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
+#include <unordered_map>
 
 #include "store/hash.h"
 #include "store/sign/signing_detail.h"
@@ -94,8 +96,23 @@ CanonicalHeaderList merge_sorted(CanonicalHeaderList headers) {
 }
 
 std::string derive_key(std::string seed, const std::vector<std::string_view>& parts) {
+  // The key changes once a day per region and service, and deriving it is four HMACs: most of
+  // what signing a GET costs. Keep the few in use (the cache is process-wide, since signers
+  // are per store and stores per worker; the secret it holds is in the signers' memory anyway).
+  static std::mutex mutex;
+  static std::unordered_map<std::string, std::string> known;
+  constexpr size_t kMaxKnown = 64;
+  std::string id = std::to_string(seed.size()) + ':' + seed;
+  for (std::string_view part : parts) id += std::to_string(part.size()) + ':' + std::string(part);
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = known.find(id); it != known.end()) return it->second;
+  }
   std::string key = std::move(seed);
   for (std::string_view part : parts) key = hmac_sha256(key, part);
+  std::lock_guard lock(mutex);
+  if (known.size() >= kMaxKnown) known.clear();  // old dates and rotated secrets
+  known.emplace(std::move(id), key);
   return key;
 }
 

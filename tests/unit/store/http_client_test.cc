@@ -195,6 +195,45 @@ TEST(HttpClient, MethodsAndBodies) {
   EXPECT_EQ(r->body, "");
 }
 
+// The client hands a finished transfer's curl handle to the next request: nothing of one
+// request (a HEAD's no-body, an upload, a custom method, headers, a caller's memory) may leak
+// into the next.
+TEST(HttpClient, ARecycledHandleCarriesNothingOverFromItsLastRequest) {
+  HttpTestServer server(echo);
+  PollReactor loop;
+  auto client = make_client(loop);
+  ASSERT_NE(client, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    HttpRequest head = request_to(server, "HEAD", "/k");
+    auto r = exchange(loop, *client, head);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(r->body, "");
+
+    HttpRequest put = request_to(server, "PUT", "/k");
+    put.body = Body::from_string("payload " + std::to_string(round));
+    put.headers.emplace_back("X-Only-Once", "put");
+    r = exchange(loop, *client, put);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(r->body, "payload " + std::to_string(round));
+
+    // A GET after a HEAD and a PUT on the same handle: a GET, with a body, without the header.
+    HttpRequest get = request_to(server, "GET", "/k");
+    r = exchange(loop, *client, get);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(*r->header("x-method"), "GET");
+    const Received got = server.received().back();
+    EXPECT_EQ(got.method, "GET");
+    EXPECT_EQ(got.body, "");
+    EXPECT_EQ(got.header("x-only-once"), nullptr);
+
+    HttpRequest del = request_to(server, "DELETE", "/k");
+    r = exchange(loop, *client, del);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(server.received().back().method, "DELETE");
+  }
+  EXPECT_EQ(server.received().size(), 12u);
+}
+
 TEST(HttpClient, UploadsAFileRegionWithoutLoadingTheFile) {
   HttpTestServer server(echo);
   auto path = std::filesystem::temp_directory_path() /
