@@ -177,6 +177,7 @@ struct ControlServer::Connection {
     kBody,     // reading a body up to the client's shutdown
     kPending,  // the handler has the request
     kWriting,  // sending the reply; input is discarded
+    kClosed,   // gone from the server; whatever still holds it finds nothing to do
   };
   UniqueFd fd;
   State state = State::kLine;
@@ -255,7 +256,7 @@ void ControlServer::arm_timeout(const Ptr& c, std::string message) {
   std::weak_ptr<Connection> weak = c;
   c->timer = reactor_.add_timer(limits_.timeout, [this, weak, message = std::move(message)] {
     Ptr late = weak.lock();
-    if (!late) return;
+    if (!late || late->state == Connection::State::kClosed) return;
     late->timer = 0;
     if (late->state == Connection::State::kWriting) return close(late);
     fail(late, message);
@@ -342,12 +343,13 @@ void ControlServer::dispatch(const Ptr& c) {
   if (c->command->takes_body) request.body = std::move(c->in);
   c->in = std::string();
   std::weak_ptr<Connection> weak = c;
+  // The state is checked before `this` is touched: a closed connection may outlive the server.
   ControlRespond answer = [this, weak](ControlReply reply) {
-    if (Ptr alive = weak.lock()) respond(alive, reply);
+    Ptr alive = weak.lock();
+    if (alive && alive->state == Connection::State::kPending) respond(alive, reply);
   };
-  // Checked before the handler runs: the first check cannot race an answer given at once.
-  check_hangup(c);
   c->command->run(std::move(request), std::move(answer));
+  check_hangup(c);  // a no-op when the answer was given at once
 }
 
 // A pending answer keeps its connection (one of max_connections); a client gone for good
@@ -366,7 +368,7 @@ void ControlServer::check_hangup(const Ptr& c) {
 }
 
 void ControlServer::respond(const Ptr& c, const ControlReply& reply) {
-  if (c->state != Connection::State::kPending) return;  // a second answer
+  if (c->state != Connection::State::kPending) return;  // a second answer, or a late one
   if (c->timer != 0) reactor_.cancel_timer(c->timer);
   c->timer = 0;
   c->state = Connection::State::kWriting;
@@ -418,7 +420,9 @@ void ControlServer::flush(const Ptr& c) {
 
 void ControlServer::drain(const Ptr& c) {
   char buffer[65536];
-  while (!c->eof) {
+  // A few reads a turn: a client that sends as fast as we discard must not starve the loop.
+  for (int reads = 0; !c->eof; ++reads) {
+    if (reads == 16) return;  // the watch stays: the rest comes next turn
     ssize_t n = ::recv(c->fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
     if (n > 0) continue;
     if (n < 0 && errno == EINTR) continue;
@@ -440,7 +444,7 @@ void ControlServer::close(const Ptr& connection) {
   drop_input(*c);
   reactor_.unwatch(c->fd.get());
   connections_.erase(it);
-  c->state = Connection::State::kWriting;  // a late answer finds nothing to do
+  c->state = Connection::State::kClosed;
   c->fd.reset();
 }
 

@@ -33,13 +33,12 @@
 //   connection. A reader splits at the first empty line; without one there is no body.
 //
 //   The server answers "error <message>" (and then closes, reading and discarding whatever
-//   else the client sends) to: a line longer than Limits::max_line, a body longer than
-//   Limits::max_body, more than Limits::max_buffered bytes buffered over all connections, a
-//   malformed line, an empty command, an unknown command (the message lists the known
-//   ones), a request cut off before its newline, a request not complete within
-//   Limits::timeout, and a connection past Limits::max_connections (refused before it sent
-//   anything). A client that closes before the answer costs nothing beyond its handler's
-//   work: the answer is dropped.
+//   else the client sends) to: a line longer than ControlLimits::max_line, a body longer than
+//   max_body, more than max_buffered bytes buffered over all connections, a malformed line,
+//   an empty command, an unknown command (the message lists the known ones), a request cut
+//   off before its newline, a request not complete within `timeout`, and a connection past
+//   max_connections (refused before it sent anything). A client that closes before the
+//   answer costs nothing beyond its handler's work: the answer is dropped.
 #pragma once
 
 #include <sys/types.h>
