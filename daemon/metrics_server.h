@@ -1,7 +1,7 @@
 // The daemon's small socket servers, served on its Reactor (no threads):
 //  - RequestServer: one request and one reply per connection, over a loopback TCP port or a
-//    Unix socket. Both the metrics endpoint and the control socket (daemon/control_socket.h)
-//    are built on it.
+//    Unix socket; the metrics endpoint is built on it. (The control socket has its own server,
+//    common/control.h, shared with the writer.)
 //  - MetricsServer: the Prometheus text endpoint, `GET /metrics` over HTTP/1.x.
 //
 // Bounded by construction: a request larger than Limits::max_request, a client silent for

@@ -27,36 +27,31 @@ Error malformed(std::string_view why) {
 
 }  // namespace
 
-std::string format_volume_report(const VolumeReport& r) {
-  std::string out =
-      "frontend " + r.frontend + "\nattach " + std::string(to_string(r.attachment)) + "\n";
+ControlReply format_volume_report(const VolumeReport& r) {
+  ControlReply reply;
+  reply.add("frontend", r.frontend);
+  reply.add("attach", std::string(to_string(r.attachment)));
   if (std::string_view key = path_key(r.attachment); !key.empty())
-    out += std::string(key) + " " + r.path + "\n";
-  out += "device_bytes " + std::to_string(r.device_bytes) + "\n";
-  out += "pid " + std::to_string(r.pid) + "\n";
-  return out;
+    reply.add(std::string(key), r.path);
+  reply.add("device_bytes", std::to_string(r.device_bytes));
+  reply.add("pid", std::to_string(r.pid));
+  return reply;
 }
 
-Result<VolumeReport> parse_volume_report(std::string_view text) {
+Result<VolumeReport> parse_volume_report(const ControlReply& reply) {
   VolumeReport r;
   std::string image, device;
   bool has_attach = false;
-  while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-    size_t space = line.find(' ');
-    if (line.empty() || space == std::string_view::npos) continue;
-    std::string_view key = line.substr(0, space), value = line.substr(space + 1);
+  for (const auto& [key, value] : reply.fields) {
     if (key == "frontend") {
-      r.frontend = std::string(value);
+      r.frontend = value;
     } else if (key == "attach") {
       SHOAL_ASSIGN(r.attachment, parse_attachment(value));
       has_attach = true;
     } else if (key == "image") {
-      image = std::string(value);
+      image = value;
     } else if (key == "device") {
-      device = std::string(value);
+      device = value;
     } else if (key == "device_bytes") {
       if (!parse_number(value, r.device_bytes)) return malformed("has a bad device_bytes");
     } else if (key == "pid") {

@@ -1,6 +1,6 @@
-// What shoald tells whoever attaches its volume (the `volume` command on the control socket):
-// the transport, how the host attaches to it and where, as `key value` lines, so callers read
-// typed fields instead of a frontend's human-readable describe() text.
+// What shoald tells whoever attaches its volume (the `volume` command on the control socket,
+// common/control.h): the transport, how the host attaches to it and where, as reply fields,
+// so callers read typed fields instead of a frontend's human-readable describe() text.
 //
 //   frontend fuse                      frontend ublk
 //   attach image-file                  attach block-device
@@ -8,7 +8,7 @@
 //   device_bytes 1073741824            device_bytes 1073741824
 //   pid 4242                           pid 4242
 //
-// Unknown keys are skipped when parsing, so the daemon may add lines without breaking older
+// Unknown fields are skipped when parsing, so the daemon may add some without breaking older
 // readers. Pure functions, callable from any thread.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/control.h"
 #include "common/result.h"
 #include "daemon/frontends/frontend.h"
 
@@ -29,9 +30,9 @@ struct VolumeReport {
   int64_t pid = 0;
 };
 
-std::string format_volume_report(const VolumeReport& report);
+ControlReply format_volume_report(const VolumeReport& report);
 // Fails when `frontend` or `attach` is missing or malformed, or an attachable transport names
 // no path.
-Result<VolumeReport> parse_volume_report(std::string_view text);
+Result<VolumeReport> parse_volume_report(const ControlReply& reply);
 
 }  // namespace shoal

@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
-#include "daemon/control_socket.h"
+#include "common/control.h"
 #include "daemon/volume_config.h"
 #include "daemon/volume_report.h"
 #include "mount/daemon_process.h"
@@ -32,6 +33,18 @@ std::string default_shoald() {
   fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "shoald";
   if (!ec && fs::exists(beside, ec)) return beside.string();
   return "shoald";  // from PATH
+}
+
+// One command to shoald. Like every error on the way to a daemon, one that nobody serves is a
+// network error here: kNotFound is kept for "no such mount point" in volume_stats.
+Result<ControlReply> ask_shoald(const std::string& socket, const std::string& command) {
+  auto reply = control_request(socket, {command}, {}, std::chrono::seconds(30));
+  if (!reply.ok()) {
+    Error e = std::move(reply).error();
+    if (e.kind == ErrorKind::kNotFound) e.kind = ErrorKind::kNetwork;
+    return e.with_context(command);
+  }
+  return reply;
 }
 
 Status check_mountpoint(const std::string& given, const std::string& mountpoint) {
@@ -163,8 +176,8 @@ Status mount_erofs(const std::string& device, const std::string& mountpoint) {
 // Attaches what the daemon reports and mounts EROFS on it. No wait for a block device:
 // shoald says "ready" only once its node exists.
 Status attach_and_mount(VolumeState& s) {
-  SHOAL_ASSIGN(std::string text, control_request(s.control_socket, "volume"));
-  SHOAL_ASSIGN(VolumeReport report, parse_volume_report(text));
+  SHOAL_ASSIGN(ControlReply reply, ask_shoald(s.control_socket, "volume"));
+  SHOAL_ASSIGN(VolumeReport report, parse_volume_report(reply));
   if (report.attachment != s.attachment)
     return Error(ErrorKind::kInternal, "shoald serves " + report.frontend + " attached as " +
                                            std::string(to_string(report.attachment)) +
@@ -331,14 +344,17 @@ std::vector<VolumeListing> list_volumes() {
 
 Result<std::string> volume_stats(const std::string& target) {
   struct stat st {};
-  if (::stat(target.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-    return control_request(target, "stats");
-  std::string file = state_file_in(state_dir_of(canonical_path(target)));
-  if (!fs::exists(file))
-    return Error(ErrorKind::kNotFound,
-                 target + " is neither a shoal mount point nor a control socket");
-  SHOAL_ASSIGN(VolumeState s, load_state(file));
-  return control_request(s.control_socket, "stats");
+  std::string socket = target;
+  if (::stat(target.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    std::string file = state_file_in(state_dir_of(canonical_path(target)));
+    if (!fs::exists(file))
+      return Error(ErrorKind::kNotFound,
+                   target + " is neither a shoal mount point nor a control socket");
+    SHOAL_ASSIGN(VolumeState s, load_state(file));
+    socket = s.control_socket;
+  }
+  SHOAL_ASSIGN(ControlReply reply, ask_shoald(socket, "stats"));
+  return std::move(reply.body);
 }
 
 }  // namespace shoal::mount

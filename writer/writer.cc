@@ -37,11 +37,8 @@ Result<std::unique_ptr<Writer>> Writer::open(const WriterConfig& config, const E
   SHOAL_ASSIGN(w->workers_, BlockingPool::create(*w->reactor_, kWorkers));
   SHOAL_TRY(w->open_store(env));
   SHOAL_TRY(w->replay());
-  SHOAL_ASSIGN(w->control_, ControlServer::listen(*w->reactor_, config.control_socket,
-                                                  [self = w.get()](auto words, auto respond) {
-                                                    self->handle_control(std::move(words),
-                                                                         std::move(respond));
-                                                  }));
+  SHOAL_ASSIGN(w->control_,
+               ControlServer::listen(*w->reactor_, config.control_socket, w->control_commands()));
   return w;
 }
 
@@ -166,15 +163,22 @@ WriterStats Writer::stats() const {
   return s;
 }
 
-void Writer::handle_control(std::vector<std::string> words, ControlServer::Respond respond) {
-  const std::string& command = words[0];
-  if (command == "status") return respond(status_reply());
-  if (command == "put") return handle_put(words, std::move(respond));
-  if (command == "flush") return handle_flush(words, std::move(respond));
-  respond(ControlReply::failure("unknown command '" + command + "' (expected put, status, flush)"));
+// `put` answers once the take is journaled, `flush` once everything before it is durable:
+// both later, from the loop.
+std::vector<ControlCommand> Writer::control_commands() {
+  std::vector<ControlCommand> commands;
+  commands.push_back({"put", false, [this](ControlRequest r, ControlRespond respond) {
+                        handle_put(r.words, std::move(respond));
+                      }});
+  commands.push_back(
+      ControlCommand::sync("status", [this](const ControlRequest&) { return status_reply(); }));
+  commands.push_back({"flush", false, [this](ControlRequest r, ControlRespond respond) {
+                        handle_flush(r.words, std::move(respond));
+                      }});
+  return commands;
 }
 
-void Writer::handle_put(const std::vector<std::string>& words, ControlServer::Respond respond) {
+void Writer::handle_put(const std::vector<std::string>& words, ControlRespond respond) {
   if (words.size() < 2 || words.size() > 3 || words[1].empty() || words[1][0] != '/')
     return respond(ControlReply::failure("usage: put ABSOLUTE_PATH [KEY]"));
   std::string key = words.size() == 3 ? config_.destination.prefix + words[2]
@@ -188,7 +192,7 @@ void Writer::handle_put(const std::vector<std::string>& words, ControlServer::Re
   });
 }
 
-void Writer::handle_flush(const std::vector<std::string>& words, ControlServer::Respond respond) {
+void Writer::handle_flush(const std::vector<std::string>& words, ControlRespond respond) {
   uint64_t timeout_ms = 0;
   if (words.size() > 2 ||
       (words.size() == 2 && std::from_chars(words[1].data(), words[1].data() + words[1].size(),

@@ -21,12 +21,12 @@
 #include <vector>
 
 #include "common/blocking_pool.h"
+#include "common/control.h"
 #include "common/poll_reactor.h"
 #include "store/config.h"
 #include "store/object_store.h"
 #include "writer/append_stream.h"
 #include "writer/config.h"
-#include "writer/control.h"
 #include "writer/journal.h"
 #include "writer/retention.h"
 #include "writer/spool.h"
@@ -83,7 +83,7 @@ class Writer {
   struct FlushWaiter {
     uint64_t below_id;  // uploads taken before the flush
     std::vector<std::pair<AppendStream*, uint64_t>> streams;
-    ControlServer::Respond respond;
+    ControlRespond respond;
     std::optional<Reactor::TimerId> timer;
   };
   using Acked = std::function<void(Result<uint64_t>)>;
@@ -124,9 +124,9 @@ class Writer {
   void maybe_compact();
 
   // Control (writer.cc).
-  void handle_control(std::vector<std::string> words, ControlServer::Respond respond);
-  void handle_put(const std::vector<std::string>& words, ControlServer::Respond respond);
-  void handle_flush(const std::vector<std::string>& words, ControlServer::Respond respond);
+  std::vector<ControlCommand> control_commands();
+  void handle_put(const std::vector<std::string>& words, ControlRespond respond);
+  void handle_flush(const std::vector<std::string>& words, ControlRespond respond);
   ControlReply status_reply() const;
   bool flush_satisfied(const FlushWaiter& w) const;
 

@@ -11,11 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/control.h"
 #include "common/log.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
 #include "writer/config.h"
-#include "writer/control.h"
 #include "writer/writer.h"
 
 namespace shoal::cli {
@@ -67,6 +67,9 @@ int run_writer(const WriterOptions& o) {
 // The reply of a request that succeeded, else the error that says why it did not.
 Result<ControlReply> checked_call(const WriterConfig& config, const std::vector<std::string>& words) {
   auto reply = control_call(config.control_socket, words);
+  if (!reply.ok() && reply.error().kind == ErrorKind::kNotFound)
+    return Error(ErrorKind::kNotFound, "no shoal writer is listening on " + config.control_socket +
+                                           " (is `shoal writer run` started with this config?)");
   if (!reply.ok()) return std::move(reply).error();
   if (!reply->ok) return Error(ErrorKind::kInternal, reply->error);
   return std::move(*reply);

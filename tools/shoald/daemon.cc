@@ -13,9 +13,9 @@
 #include <sstream>
 #include <vector>
 
+#include "common/control.h"
 #include "common/log.h"
 #include "daemon/cache/memory_cache.h"
-#include "daemon/control_socket.h"
 #include "daemon/engine/engine.h"
 #include "daemon/frontends/frontend.h"
 #include "daemon/image_file_device.h"
@@ -96,9 +96,9 @@ class Daemon {
   Status write_pid_file();
   void register_daemon_metrics();
   std::string render_metrics();
-  std::string status_text() const;
-  Result<std::string> volume_report() const;
-  Result<std::string> set_hints(std::string_view body);
+  ControlReply status_reply() const;
+  ControlReply volume_reply() const;
+  ControlReply set_hints(std::string_view body);
 
   const DaemonSettings& settings_;
   // Declared in dependency order: members are destroyed bottom-up, users before what they use.
@@ -117,7 +117,7 @@ class Daemon {
   FrontendOptions frontend_options_;  // the config's, with on_ready pointing here
   std::unique_ptr<Frontend> frontend_;
   std::unique_ptr<MetricsServer> metrics_server_;
-  std::unique_ptr<ControlSocket> control_;
+  std::unique_ptr<ControlServer> control_;
   int signal_fd_ = -1;
   bool pid_file_written_ = false;
   bool frontend_failed_ = false;
@@ -268,21 +268,23 @@ Status Daemon::start_metrics() {
 Status Daemon::start_control() {
   const std::string& path = settings_.volume.control_socket;
   if (path.empty()) return {};
+  // Synchronous, all of them: the daemon's answers are at hand on the loop.
   std::vector<ControlCommand> commands;
-  commands.push_back({"status", false, [this](std::string_view) -> Result<std::string> {
-                        return status_text();
-                      }});
-  commands.push_back({"volume", false, [this](std::string_view) { return volume_report(); }});
-  commands.push_back({"stats", false, [this](std::string_view) -> Result<std::string> {
-                        return render_metrics();
-                      }});
-  commands.push_back({"hints", true, [this](std::string_view body) { return set_hints(body); }});
-  commands.push_back({"shutdown", false, [this](std::string_view) -> Result<std::string> {
-                        log_info("shutdown requested on the control socket: stopping");
-                        reactor_->stop();
-                        return std::string();
-                      }});
-  auto control = ControlSocket::start(path, *reactor_, std::move(commands));
+  commands.push_back(
+      ControlCommand::sync("status", [this](const ControlRequest&) { return status_reply(); }));
+  commands.push_back(
+      ControlCommand::sync("volume", [this](const ControlRequest&) { return volume_reply(); }));
+  commands.push_back(ControlCommand::sync("stats", [this](const ControlRequest&) {
+    return ControlReply::document(render_metrics());
+  }));
+  commands.push_back(ControlCommand::sync(
+      "hints", [this](const ControlRequest& r) { return set_hints(r.body); }, true));
+  commands.push_back(ControlCommand::sync("shutdown", [this](const ControlRequest&) {
+    log_info("shutdown requested on the control socket: stopping");
+    reactor_->stop();
+    return ControlReply();
+  }));
+  auto control = ControlServer::listen(*reactor_, path, std::move(commands));
   if (!control.ok()) return std::move(control).error().with_context("control socket");
   control_ = std::move(*control);
   log_info("control socket " + path);
@@ -319,22 +321,27 @@ std::string Daemon::render_metrics() {
   return metrics_.render_prometheus();
 }
 
-std::string Daemon::status_text() const {
-  std::string text = "pid: " + std::to_string(::getpid()) + "\n";
-  text += "frontend: " + (frontend_ ? frontend_->describe() : std::string("stopped")) + "\n";
-  text += "device_bytes: " + std::to_string(device_->size_bytes()) + "\n";
-  if (index_) text += "index: " + settings_.volume.index_path + "\nsource: " + source_ + "\n";
-  if (image_) text += "image: " + settings_.image + "\n";
-  if (cache_) text += "cache_budget_bytes: " + std::to_string(cache_->budget()) + "\n";
-  if (engine_) text += "prefetch_window: " + std::to_string(engine_->prefetch_window()) + "\n";
-  if (metrics_server_) text += "metrics: " + metrics_server_->describe() + "\n";
-  return text;
+ControlReply Daemon::status_reply() const {
+  ControlReply r;
+  r.add("pid", std::to_string(::getpid()));
+  r.add("frontend", frontend_ ? frontend_->describe() : std::string("stopped"));
+  r.add("device_bytes", std::to_string(device_->size_bytes()));
+  if (index_) {
+    r.add("index", settings_.volume.index_path);
+    r.add("source", source_);
+  }
+  if (image_) r.add("image", settings_.image);
+  if (cache_) r.add("cache_budget_bytes", std::to_string(cache_->budget()));
+  if (engine_) r.add("prefetch_window", std::to_string(engine_->prefetch_window()));
+  if (metrics_server_) r.add("metrics", metrics_server_->describe());
+  return r;
 }
 
-// The typed twin of status_text()'s frontend line: what `shoal mount` attaches to.
-Result<std::string> Daemon::volume_report() const {
+// The typed twin of status_reply()'s frontend field: what `shoal mount` attaches to.
+ControlReply Daemon::volume_reply() const {
   if (frontend_ == nullptr || frontend_type_ == nullptr)
-    return Error(ErrorKind::kUnsupported, "the frontend is not serving");
+    return ControlReply::failure(
+        Error(ErrorKind::kUnsupported, "the frontend is not serving").describe());
   VolumeReport report;
   report.frontend = std::string(frontend_type_->name);
   report.attachment = frontend_type_->attachment;
@@ -344,18 +351,21 @@ Result<std::string> Daemon::volume_report() const {
   return format_volume_report(report);
 }
 
-Result<std::string> Daemon::set_hints(std::string_view body) {
+ControlReply Daemon::set_hints(std::string_view body) {
   if (engine_ == nullptr)
-    return Error(ErrorKind::kUnsupported, "hints need the engine: this daemon serves an image file");
+    return ControlReply::failure(
+        Error(ErrorKind::kUnsupported, "hints need the engine: this daemon serves an image file")
+            .describe());
   std::vector<std::string> paths = parse_path_list(body);
   HintReport report = engine_->set_hints(paths);
   log_info("hint list of " + std::to_string(paths.size()) + " paths: " +
            std::to_string(report.matched) + " matched, " + std::to_string(report.unknown.size()) +
            " unknown");
-  std::string out = "matched: " + std::to_string(report.matched) + "\nunknown: " +
-                    std::to_string(report.unknown.size()) + "\n";
-  for (const std::string& path : report.unknown) out += "unknown path: " + path + "\n";
-  return out;
+  ControlReply r;
+  r.add("matched", std::to_string(report.matched));
+  r.add("unknown", std::to_string(report.unknown.size()));
+  for (const std::string& path : report.unknown) r.add("unknown_path", path);
+  return r;
 }
 
 }  // namespace

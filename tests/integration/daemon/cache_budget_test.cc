@@ -16,7 +16,7 @@
 // the shared libraries, thread stacks. The sample is the sum of Rss over /proc/<pid>/smaps
 // minus the Rss of the index file's mapping and of the shoald file's mappings, taken every
 // 50 ms while the data is read and once after.
-#include "daemon/control_socket.h"
+#include "common/control.h"
 #include "integration/daemon/mount_harness.h"
 
 namespace shoal::mount_test {
@@ -112,10 +112,10 @@ class CacheBudgetTest : public MountTest {
     max_rss_ = std::max(max_rss_.load(), counted);
     max_executable_ = std::max(max_executable_.load(), r.of_executable);
     ++samples_;
-    auto stats = control_request(control, "stats", "");
+    auto stats = control_request(control, {"stats"}, {}, std::chrono::seconds(30));
     if (!stats.ok()) return;
-    double cache = metric(*stats, "shoal_engine_cache_bytes") +
-                   metric(*stats, "shoal_engine_cache_inflight_bytes");
+    double cache = metric(stats->body, "shoal_engine_cache_bytes") +
+                   metric(stats->body, "shoal_engine_cache_inflight_bytes");
     max_cache_bytes_ = std::max(max_cache_bytes_.load(), static_cast<uint64_t>(cache));
   }
 
@@ -130,9 +130,9 @@ class CacheBudgetTest : public MountTest {
   }
 
   double served_bytes(const std::string& control) {
-    auto stats = control_request(control, "stats", "");
+    auto stats = control_request(control, {"stats"}, {}, std::chrono::seconds(30));
     EXPECT_TRUE(stats.ok()) << stats.error().describe();
-    return stats.ok() ? metric(*stats, "shoal_engine_bytes_served_total") : -1;
+    return stats.ok() ? metric(stats->body, "shoal_engine_bytes_served_total") : -1;
   }
 
   std::map<std::string, uint64_t> expected_;

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "daemon/control_socket.h"
+#include "common/control.h"
 #include "integration/daemon/mount_harness.h"
 
 namespace shoal::mount_test {
@@ -93,10 +93,13 @@ TEST_F(MountFileTest, IndexFileMountWithConfigServesMetricsAndHints) {
   size_t at = control.find("control_socket = '");
   ASSERT_NE(at, std::string::npos) << control;
   std::string socket = control.substr(at + 18, control.find('\'', at + 18) - at - 18);
-  auto hinted = control_request(socket, "hints", "images/cats/cat-0001.jpg\n# a comment\nno/such/file\n");
+  auto hinted =
+      control_request(socket, {"hints"}, "images/cats/cat-0001.jpg\n# a comment\nno/such/file\n",
+                      std::chrono::seconds(30));
   ASSERT_TRUE(hinted.ok()) << hinted.error().describe();
-  EXPECT_NE(hinted->find("matched: 1"), std::string::npos) << *hinted;
-  EXPECT_NE(hinted->find("unknown path: no/such/file"), std::string::npos) << *hinted;
+  EXPECT_EQ(hinted->get("matched"), "1");
+  EXPECT_EQ(hinted->get("unknown"), "1");
+  EXPECT_EQ(hinted->all("unknown_path"), std::vector<std::string>{"no/such/file"});
   CommandResult by_socket = shoal("stats " + socket);
   EXPECT_EQ(by_socket.exit_code, 0) << by_socket.output;
   EXPECT_GT(metric(by_socket.output, "shoal_engine_requests_total"), 0) << by_socket.output;
@@ -141,13 +144,14 @@ TEST_F(MountFileTest, ShoaldStopsCleanlyOnSigtermAndOnShutdown) {
     EXPECT_TRUE(is_mounted(fuse_dir));
     EXPECT_EQ(read_file(fuse_dir + "/image").size(), fs::file_size(fuse_dir + "/image"));
     EXPECT_EQ(std::stoi(read_file(pid_file)), daemon.pid);
-    auto status = control_request(control, "status");
+    auto status = control_request(control, {"status"}, {}, std::chrono::seconds(30));
     ASSERT_TRUE(status.ok()) << status.error().describe();
-    EXPECT_NE(status->find("frontend: fuse"), std::string::npos) << *status;
+    EXPECT_TRUE(status->get("frontend").starts_with("fuse")) << status->get("frontend");
+    EXPECT_EQ(status->get("pid"), std::to_string(daemon.pid));
     if (by_signal) {
       ::kill(daemon.pid, SIGTERM);
     } else {
-      auto stopped = control_request(control, "shutdown");
+      auto stopped = control_request(control, {"shutdown"}, {}, std::chrono::seconds(30));
       EXPECT_TRUE(stopped.ok()) << stopped.error().describe();
     }
     EXPECT_EQ(wait_exit(daemon.pid), 0) << read_file(dir_ + "/shoald.log");

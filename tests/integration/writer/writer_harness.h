@@ -30,10 +30,10 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "common/control.h"
 #include "store/blocking_store.h"
 #include "support/temp_dir.h"
 #include "writer/config.h"
-#include "writer/control.h"
 #include "writer/writer.h"
 
 namespace shoal::testing_writer {

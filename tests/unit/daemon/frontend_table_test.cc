@@ -87,12 +87,24 @@ TEST(FrontendTable, FuseNeedsAMountPointBeforeStarting) {
   EXPECT_TRUE(find_frontend_type("fuse")->check(o).ok());
 }
 
+// The report as it travels: the reply fields on the control socket's wire.
+std::string on_the_wire(const VolumeReport& report) {
+  return encode_control_reply(format_volume_report(report));
+}
+
+Result<VolumeReport> parse_wire(const std::string& text) {
+  auto reply = decode_control_reply(text);
+  if (!reply.ok()) return std::move(reply).error();
+  return parse_volume_report(*reply);
+}
+
 TEST(VolumeReport, RoundTripsEachAttachment) {
   VolumeReport image{"fuse", Attachment::kImageFile, "/run/shoal/a/image/image", 1 << 20, 42};
-  std::string text = format_volume_report(image);
-  EXPECT_NE(text.find("attach image-file\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("image /run/shoal/a/image/image\n"), std::string::npos) << text;
-  auto parsed = parse_volume_report(text);
+  std::string text = on_the_wire(image);
+  EXPECT_TRUE(text.starts_with("ok\n")) << text;
+  EXPECT_NE(text.find("\nattach image-file\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nimage /run/shoal/a/image/image\n"), std::string::npos) << text;
+  auto parsed = parse_wire(text);
   ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
   EXPECT_EQ(parsed->frontend, "fuse");
   EXPECT_EQ(parsed->attachment, Attachment::kImageFile);
@@ -101,25 +113,31 @@ TEST(VolumeReport, RoundTripsEachAttachment) {
   EXPECT_EQ(parsed->pid, 42);
 
   VolumeReport device{"ublk", Attachment::kBlockDevice, "/dev/ublkb0", 4096, 7};
-  text = format_volume_report(device);
-  EXPECT_NE(text.find("device /dev/ublkb0\n"), std::string::npos) << text;
-  parsed = parse_volume_report(text + "future_key some value\n");
+  text = on_the_wire(device);
+  EXPECT_NE(text.find("\ndevice /dev/ublkb0\n"), std::string::npos) << text;
+  parsed = parse_wire(text + "future_key some value\n");
   ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
   EXPECT_EQ(parsed->path, "/dev/ublkb0");
 
-  parsed = parse_volume_report(format_volume_report({"nbd", Attachment::kClient, "", 0, 1}));
+  // A path with a space and a newline survives the field encoding.
+  VolumeReport odd{"fuse", Attachment::kImageFile, "/run/shoal/a b/\nimage", 1, 2};
+  parsed = parse_wire(on_the_wire(odd));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
+  EXPECT_EQ(parsed->path, odd.path);
+
+  parsed = parse_wire(on_the_wire({"nbd", Attachment::kClient, "", 0, 1}));
   ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
   EXPECT_TRUE(parsed->path.empty());
 }
 
 TEST(VolumeReport, RefusesIncompleteReports) {
-  EXPECT_FALSE(parse_volume_report("").ok());
-  EXPECT_FALSE(parse_volume_report("frontend fuse\n").ok());
-  EXPECT_FALSE(parse_volume_report("frontend fuse\nattach image-file\n").ok()) << "no image";
-  EXPECT_FALSE(parse_volume_report("frontend ublk\nattach block-device\nimage /x\n").ok())
+  EXPECT_FALSE(parse_wire("ok\n").ok());
+  EXPECT_FALSE(parse_wire("ok\nfrontend fuse\n").ok());
+  EXPECT_FALSE(parse_wire("ok\nfrontend fuse\nattach image-file\n").ok()) << "no image";
+  EXPECT_FALSE(parse_wire("ok\nfrontend ublk\nattach block-device\nimage /x\n").ok())
       << "a block device must come as `device`";
-  EXPECT_FALSE(parse_volume_report("frontend x\nattach teleport\n").ok());
-  EXPECT_FALSE(parse_volume_report("frontend nbd\nattach client\npid x\n").ok());
+  EXPECT_FALSE(parse_wire("ok\nfrontend x\nattach teleport\n").ok());
+  EXPECT_FALSE(parse_wire("ok\nfrontend nbd\nattach client\npid x\n").ok());
 }
 
 }  // namespace
