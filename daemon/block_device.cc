@@ -1,8 +1,15 @@
 #include "daemon/block_device.h"
 
 #include <memory>
+#include <string>
 
 namespace shoal {
+
+Error past_end_error(uint64_t offset, uint64_t length, std::string_view device) {
+  return Error(ErrorKind::kInvalidArgument, "read of " + std::to_string(length) +
+                                                " bytes at offset " + std::to_string(offset) +
+                                                " reaches past the end of " + std::string(device));
+}
 
 void BlockDevice::lend(uint64_t offset, uint64_t length, LendDone done) {
   // make_shared_for_overwrite: the bytes are about to be written, zeroing them first is waste.

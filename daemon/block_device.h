@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -39,6 +40,15 @@ struct LentBytes {
     return n;
   }
 };
+
+// Whether [offset, offset + length) lies inside a device of `size` bytes (no overflow for any
+// inputs): the one range check every frontend and device makes.
+constexpr bool within_device(uint64_t size, uint64_t offset, uint64_t length) {
+  return offset <= size && length <= size - offset;
+}
+// What readv() and lend() fail with for a range that is not within_device(); `device` names it
+// ("the 1048576-byte device", "image x.img").
+Error past_end_error(uint64_t offset, uint64_t length, std::string_view device);
 
 class BlockDevice {
  public:

@@ -36,11 +36,9 @@ void ImageFileDevice::readv(uint64_t offset, std::span<const iovec> iov, ReadDon
 Status ImageFileDevice::read_all(uint64_t offset, std::span<const iovec> iov) const {
   uint64_t length = 0;
   for (const iovec& v : iov) length += v.iov_len;
-  if (offset > size_ || length > size_ - offset) {
-    return Error(ErrorKind::kInvalidArgument, "read of " + std::to_string(length) +
-                                                  " bytes at offset " + std::to_string(offset) +
-                                                  " reaches past the end of image " + path_ + " (" +
-                                                  std::to_string(size_) + " bytes)");
+  if (!within_device(size_, offset, length)) {
+    return past_end_error(offset, length,
+                          "image " + path_ + " (" + std::to_string(size_) + " bytes)");
   }
   // preadv may stop short; what is left is re-read from a trimmed copy of the vector.
   std::vector<iovec> left(iov.begin(), iov.end());

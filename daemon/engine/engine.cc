@@ -204,11 +204,9 @@ void Engine::lend(uint64_t offset, uint64_t length, LendDone done) {
 void Engine::start(const std::shared_ptr<Request>& request, uint64_t offset) {
   metrics_.requests.inc();
   uint64_t size = size_bytes();
-  if (offset > size || request->length > size - offset) {
-    finish(*request, Error(ErrorKind::kInvalidArgument,
-                           "read of " + std::to_string(request->length) + " bytes at offset " +
-                               std::to_string(offset) + " reaches past the end of the " +
-                               std::to_string(size) + "-byte device"));
+  if (!within_device(size, offset, request->length)) {
+    finish(*request, past_end_error(offset, request->length,
+                                    "the " + std::to_string(size) + "-byte device"));
     return;
   }
   for (const engine::ReadStep& step : engine::plan_read(index_, geometry_, offset, request->length)) {

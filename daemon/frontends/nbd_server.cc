@@ -389,8 +389,8 @@ void NbdServer::Connection::handle_request(uint16_t flags, uint16_t type, uint64
   switch (type) {
     case nbd::kCmdRead:
       // FUA is meaningless on a read but some clients set it anyway; anything else is invalid.
-      if ((flags & ~nbd::kCmdFlagFua) != 0 || length > kMaxPayload || offset > size ||
-          length > size - offset) {
+      if ((flags & ~nbd::kCmdFlagFua) != 0 || length > kMaxPayload ||
+          !within_device(size, offset, length)) {
         return send_simple_reply(handle, nbd::kEinval);
       }
       if (length == 0) return send_simple_reply(handle, 0);

@@ -30,8 +30,8 @@ UblkRequestPlan plan_ublk_request(const ublksrv_io_desc& desc, uint64_t device_b
   }
   uint64_t length = uint64_t{desc.nr_sectors} << 9;
   // Shifting a huge start sector would wrap, so compare in sectors first.
-  bool past_end =
-      desc.start_sector > (device_bytes >> 9) || length > device_bytes - (desc.start_sector << 9);
+  bool past_end = desc.start_sector > (device_bytes >> 9) ||
+                  !within_device(device_bytes, desc.start_sector << 9, length);
   if (past_end || length > max_io_bytes) {
     plan.result = -EIO;
     return plan;

@@ -145,7 +145,7 @@ void VirtioBlkQueue::serve(uint16_t head) {
   }
   uint64_t device_bytes = device_.size_bytes();
   bool bad = p.data_bytes % 512 != 0 || p.header.sector > device_bytes / 512 ||
-             p.data_bytes > device_bytes - p.header.sector * 512;
+             !within_device(device_bytes, p.header.sector * 512, p.data_bytes);
   if (bad) {
     s.complete(head, p.status, VIRTIO_BLK_S_IOERR, 1);
     return;
