@@ -93,6 +93,9 @@ struct PutReply {
   std::string etag;
   std::optional<uint64_t> crc64;      // of the whole object, when the store reports it
   uint64_t next_append_position = 0;  // append only
+  // Multipart uploads resumed from an earlier attempt: the bytes of the parts the store still
+  // had (checked with ListParts) and that were not sent again.
+  uint64_t resumed_bytes = 0;
 };
 
 struct PartInfo {

@@ -115,6 +115,7 @@ class MultipartUpload : public std::enable_shared_from_this<MultipartUpload> {
       parts_[static_cast<size_t>(p.number - 1)] =
           PartInfo{p.number, p.etag, it->second.size, it->second.crc64};
       bytes_done_ += it->second.size;
+      resumed_bytes_ += it->second.size;
     }
     launch_parts();
   }
@@ -232,6 +233,7 @@ class MultipartUpload : public std::enable_shared_from_this<MultipartUpload> {
       return integrity_error(file_.key +
                              ": CRC-64 of the assembled object differs from the file's");
     reply.crc64 = crc;
+    reply.resumed_bytes = resumed_bytes_;
     return reply;
   }
 
@@ -251,6 +253,7 @@ class MultipartUpload : public std::enable_shared_from_this<MultipartUpload> {
   int next_ = 1;
   int in_flight_ = 0;
   uint64_t bytes_done_ = 0;
+  uint64_t resumed_bytes_ = 0;  // of parts an earlier attempt uploaded, kept after ListParts
   std::optional<Error> failed_;
 };
 

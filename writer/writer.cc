@@ -252,6 +252,7 @@ ControlReply Writer::status_reply() const {
   r.add("pending_bytes", std::to_string(s.pending_bytes));
   r.add("uploaded_files", std::to_string(s.uploaded_files));
   r.add("uploaded_bytes", std::to_string(s.uploaded_bytes));
+  r.add("resumed_bytes", std::to_string(s.resumed_bytes));
   r.add("skipped_files", std::to_string(s.skipped_files));
   r.add("failed_attempts", std::to_string(s.failed_attempts));
   r.add("refused_files", std::to_string(s.refused_files));

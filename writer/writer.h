@@ -41,6 +41,7 @@ struct WriterStats {
   uint64_t pending_bytes = 0;
   uint64_t uploaded_files = 0;  // by this process
   uint64_t uploaded_bytes = 0;
+  uint64_t resumed_bytes = 0;   // of multipart uploads resumed: parts not sent again
   uint64_t skipped_files = 0;   // already in the store, byte-identical
   uint64_t failed_attempts = 0;
   uint64_t refused_files = 0;   // could not be taken (vanished, unreadable, spool full)

@@ -76,7 +76,10 @@ void Writer::start_upload(uint64_t id) {
 }
 
 void Writer::on_attempt_done(uint64_t id, Result<PutReply> result) {
-  if (result.ok()) return on_uploaded(id, result->etag, false);
+  if (result.ok()) {
+    stats_.resumed_bytes += result->resumed_bytes;
+    return on_uploaded(id, result->etag, false);
+  }
   Upload& u = uploads_.at(id);
   u.active = false;
   --active_;

@@ -266,6 +266,37 @@ Status Rgw::bring_up() {
                  " --access-key=" + kAccessKey + " --secret=" + kSecretKey + " >/dev/null");
 }
 
+Result<std::vector<Rgw::Upload>> Rgw::multipart_uploads(const std::string& bucket) const {
+  test::CommandResult r = test::run_command(
+      std::string("curl -sS --fail --aws-sigv4 aws:amz:") + kRegion + ":s3 --user " + kAccessKey +
+      ":" + kSecretKey +
+      " -H 'x-amz-content-sha256: "
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' '" +
+      endpoint() + "/" + bucket + "?uploads='");
+  if (r.exit_code != 0)
+    return failure(ErrorKind::kInternal, "listing multipart uploads of " + bucket + ": " + r.output);
+  // Test keys need no XML unescaping; each <Upload> holds one <Key> and one <UploadId>.
+  auto field = [](std::string_view xml, std::string_view tag, size_t& at) -> std::string {
+    std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+    size_t b = xml.find(open, at);
+    if (b == std::string_view::npos) return {};
+    b += open.size();
+    size_t e = xml.find(close, b);
+    at = e;
+    return std::string(xml.substr(b, e - b));
+  };
+  std::vector<Upload> uploads;
+  std::string_view xml = r.output;
+  for (size_t at = xml.find("<Upload>"); at != std::string_view::npos;
+       at = xml.find("<Upload>", at)) {
+    Upload u;
+    u.key = field(xml, "Key", at);
+    u.upload_id = field(xml, "UploadId", at);
+    uploads.push_back(std::move(u));
+  }
+  return uploads;
+}
+
 Status Rgw::create_bucket(const std::string& bucket) {
   // curl's SigV4 leaves out x-amz-content-sha256, which RGW requires: the empty body's hash.
   test::CommandResult r = test::run_command(

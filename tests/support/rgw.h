@@ -46,6 +46,14 @@ class Rgw {
   // a bucket of that name.
   Status create_bucket(const std::string& bucket);
 
+  // The multipart uploads in progress in `bucket` (ListMultipartUploads, through curl: the store
+  // has no such call, the writer never needs one), as (key, upload id) pairs.
+  struct Upload {
+    std::string key;
+    std::string upload_id;
+  };
+  Result<std::vector<Upload>> multipart_uploads(const std::string& bucket) const;
+
   uint16_t port() const { return rgw_port_; }
   std::string endpoint() const;  // "http://127.0.0.1:<port>"
   // An s3:// store config for this server: its endpoint, region us-east-1, the test user's
