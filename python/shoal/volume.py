@@ -169,7 +169,9 @@ class Volume:
         if "problem" in record:
             raise ShoalError(f"the record of {record['mountpoint']} is unreadable: "
                              f"{record['problem']}")
-        if not os.path.ismount(record["mountpoint"]):
+        # A dead daemon's mount may fail even a stat; its volume is still found, and every
+        # call on it says the daemon is gone.
+        if _pid_alive(record.get("pid")) and not os.path.ismount(record["mountpoint"]):
             raise NotAShoalVolume(f"{os.fsdecode(path)}: shoal recorded a volume at "
                                   f"{record['mountpoint']}, but nothing is mounted there")
         return cls._from_record(record)

@@ -157,6 +157,8 @@ class ClientTest(unittest.TestCase):
             with self.assertRaises(shoal.DaemonGone) as e:
                 call()
             self.assertIn(f"shoal umount {v.mountpoint}", str(e.exception))
+        with self.assertRaises(shoal.DaemonGone):
+            shoal.volume_of(os.path.join(mnt, "dir-0")).stats()
         # The pid check aside, the socket alone tells too.
         v.pid = None
         with self.assertRaises(shoal.DaemonGone):
