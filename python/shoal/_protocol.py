@@ -17,16 +17,13 @@ import socket
 
 from .errors import ControlError, ControlTimeout, DaemonGone, ProtocolError
 
-_HEX = b"0123456789ABCDEF"
-
-
 def _table(keep_space):
     table = []
     for b in range(256):
         if (0x20 < b < 0x7F and b != 0x25) or (keep_space and b == 0x20):
             table.append(bytes([b]))
         else:
-            table.append(b"%" + _HEX[b >> 4:(b >> 4) + 1] + _HEX[b & 0xF:(b & 0xF) + 1])
+            table.append(b"%%%02X" % b)
     return table
 
 

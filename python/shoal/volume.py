@@ -258,8 +258,8 @@ class Volume:
 
         `paths` is any iterable (a generator of millions is fine): they are written to the
         socket as they come, never joined into one string. Returns a HintReport. A path that
-        no hint list can name (outside the volume, or with a newline, a leading '#' or a
-        trailing carriage return) is counted as unknown without being sent.
+        no hint list can name (outside the volume, or with a newline or a trailing carriage
+        return) is counted as unknown without being sent.
         """
         local_unknown = []
         rejected = [0]
@@ -273,10 +273,12 @@ class Volume:
             buffer, size = [], 0
             for path in paths:
                 line = self.volume_path(path)
-                if (line is None or not line.lstrip(b"/") or b"\n" in line or
-                        line.lstrip(b"/").startswith(b"#") or line.endswith(b"\r")):
+                if line is None or not line.lstrip(b"/") or b"\n" in line or line.endswith(b"\r"):
                     reject(path)
                     continue
+                if line.startswith(b"#"):
+                    # Not a comment: shoald drops leading slashes after skipping comments.
+                    line = b"/" + line
                 buffer.append(line)
                 size += len(line) + 1
                 if size >= 1 << 18:

@@ -43,7 +43,9 @@ class Writer:
     def put(self, path, key=None):
         """Hands a file over; returns {"upload_id": N, "key": KEY} once it is taken (journaled:
         from then on the file may be deleted). `key` is relative to the destination."""
-        words = ["put", os.path.abspath(os.fsdecode(path))]
+        # Resolved as `shoal writer put` does: the writer maps paths under its watched
+        # directories to their keys by prefix.
+        words = ["put", os.path.realpath(os.fsdecode(path))]
         if key is not None:
             words.append(key)
         return self._call(words, self.timeout).as_dict()

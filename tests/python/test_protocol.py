@@ -12,7 +12,7 @@ import unittest
 import harness  # noqa: F401  (puts the package on the path)
 
 from shoal import _protocol
-from shoal import ControlError, DaemonGone, ProtocolError
+from shoal import ControlError, DaemonGone, ProtocolError, Volume
 from shoal.metrics import parse_prometheus
 from shoal.volume import parse_record
 
@@ -105,6 +105,17 @@ class CallTest(unittest.TestCase):
         self.assertEqual(reply.all("name"), ["a b c", "2"])
         self.assertEqual(reply.as_dict(), {"name": "a b c"})
         self.assertEqual(reply.body, b"body\n\nbytes")
+
+    def test_hints_are_sent_as_volume_paths_and_unnameable_ones_counted_here(self):
+        server = FakeServer(b"ok\nmatched 2\nunknown 1\nunknown_path a/b\n")
+        v = Volume(server.path, mountpoint="/nonexistent/mnt")
+        report = v.set_hints(["a/b", "#c", "/nonexistent/mnt/d/e", b"/nonexistent/mnt/f",
+                              "/other/x", "bad\r", "x\ny", "/nonexistent/mnt"])
+        server.close()
+        self.assertEqual(server.request, b"hints\na/b\n/#c\nd/e\nf\n")
+        self.assertEqual((report.matched, report.unknown), (2, 5))
+        self.assertEqual(report.unknown_paths,
+                         ["/other/x", "bad\r", "x\ny", "/nonexistent/mnt", "a/b"])
 
     def test_an_error_reply_carries_the_message(self):
         server = FakeServer(b"error unknown command 'x' (known: status)%0Anext\n")
