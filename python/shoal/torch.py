@@ -14,9 +14,10 @@ import torch.utils.data as _data
 from .errors import ShoalError
 from .volume import Volume
 
-# The daemon takes a hint list of up to 64 MiB (about a million paths). Longer epochs hint their
+# shoald takes a hint list of up to 64 MiB (about a million paths). A longer epoch hints its
 # first part; the rest is read with the volume's ordinary prefetch.
 DEFAULT_MAX_HINTS = 500_000
+HINT_BYTES = 60 << 20
 
 
 def _flat(order):
@@ -81,14 +82,19 @@ class HintedSampler(_data.Sampler):
         if self.volume is None:
             self.volume = Volume.of(on_mount(first))
 
+        capped = [False]
+
         def paths():
             yield on_mount(first)
             for count, index in enumerate(indices, 1):
                 if count >= self.max_hints:
+                    capped[0] = True
                     return
                 yield on_mount(index)
 
-        self.last_report = self.volume.set_hints(paths())
+        report = self.volume.set_hints(paths(), max_bytes=HINT_BYTES)
+        report.truncated = report.truncated or capped[0]
+        self.last_report = report
 
 
 class FileDataset(_data.Dataset):

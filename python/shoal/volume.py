@@ -125,13 +125,15 @@ class HintReport:
     (including those no hint list can name, such as paths outside the volume), and the first
     of the unknown ones in `unknown_paths`."""
 
-    def __init__(self, matched, unknown, unknown_paths):
+    def __init__(self, matched, unknown, unknown_paths, truncated=False):
         self.matched = matched
         self.unknown = unknown
         self.unknown_paths = unknown_paths
+        self.truncated = truncated  # set_hints' max_bytes cut the list short
 
     def __repr__(self):
-        return f"HintReport(matched={self.matched}, unknown={self.unknown})"
+        return (f"HintReport(matched={self.matched}, unknown={self.unknown}"
+                f"{', truncated=True' if self.truncated else ''})")
 
 
 class Volume:
@@ -253,13 +255,15 @@ class Volume:
             return None
         return root + name
 
-    def set_hints(self, paths, keep_unknown=1000):
+    def set_hints(self, paths, keep_unknown=1000, max_bytes=None):
         """Replaces shoald's hint list with `paths`, in the order the job will read them.
 
         `paths` is any iterable (a generator of millions is fine): they are written to the
         socket as they come, never joined into one string. Returns a HintReport. A path that
         no hint list can name (outside the volume, or with a newline or a trailing carriage
-        return) is counted as unknown without being sent.
+        return) is counted as unknown without being sent. With `max_bytes`, the list stops
+        before the body would grow past it (shoald refuses bodies over 64 MiB); the rest of
+        `paths` is not read, and the report says `truncated`.
         """
         local_unknown = []
         rejected = [0]
@@ -269,8 +273,10 @@ class Volume:
             if len(local_unknown) < keep_unknown:
                 local_unknown.append(os.fsdecode(os.fspath(path)))
 
+        truncated = [False]
+
         def body():
-            buffer, size = [], 0
+            buffer, size, total = [], 0, 0
             for path in paths:
                 line = self.volume_path(path)
                 if line is None or not line.lstrip(b"/") or b"\n" in line or line.endswith(b"\r"):
@@ -279,6 +285,10 @@ class Volume:
                 if line.startswith(b"#"):
                     # Not a comment: shoald drops leading slashes after skipping comments.
                     line = b"/" + line
+                total += len(line) + 1
+                if max_bytes is not None and total > max_bytes:
+                    truncated[0] = True
+                    break
                 buffer.append(line)
                 size += len(line) + 1
                 if size >= 1 << 18:
@@ -305,7 +315,7 @@ class Volume:
                     unknown = int(value)
         finally:
             reader.close()
-        return HintReport(matched, unknown + rejected[0], unknown_paths)
+        return HintReport(matched, unknown + rejected[0], unknown_paths, truncated[0])
 
 
 __all__ = ["Volume", "HintReport", "volumes", "volume_of", "run_dir"]

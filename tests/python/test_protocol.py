@@ -117,6 +117,21 @@ class CallTest(unittest.TestCase):
         self.assertEqual(report.unknown_paths,
                          ["/other/x", "bad\r", "x\ny", "/nonexistent/mnt", "a/b"])
 
+    def test_a_byte_budget_stops_the_list_and_says_so(self):
+        server = FakeServer(b"ok\nmatched 2\nunknown 0\n")
+        taken = []
+
+        def paths():
+            for i in range(10):
+                taken.append(i)
+                yield f"p{i}"
+
+        report = Volume(server.path).set_hints(paths(), max_bytes=7)
+        server.close()
+        self.assertEqual(server.request, b"hints\np0\np1\n")
+        self.assertTrue(report.truncated)
+        self.assertEqual(taken, [0, 1, 2])  # the rest of the iterable is left alone
+
     def test_an_error_reply_carries_the_message(self):
         server = FakeServer(b"error unknown command 'x' (known: status)%0Anext\n")
         with self.assertRaises(ControlError) as e:

@@ -23,7 +23,7 @@ class RecordingVolume:
     def __init__(self):
         self.lists = []
 
-    def set_hints(self, paths):
+    def set_hints(self, paths, max_bytes=None):
         self.lists.append(list(paths))
         return shoal.HintReport(len(self.lists[-1]), 0, [])
 
@@ -65,6 +65,7 @@ class SamplerTest(unittest.TestCase):
                                 [f"/v/{i}" for i in range(10)], volume=volume, max_hints=6)
         self.assertEqual(list(batches), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
         self.assertEqual(volume.lists, [[f"/v/{i}" for i in range(6)]])
+        self.assertTrue(batches.last_report.truncated)
 
     def test_without_a_volume_strict_raises_and_lenient_warns(self):
         with self.assertRaises(shoal.NotAShoalVolume):
