@@ -22,8 +22,11 @@ from shoal.torch import FileDataset, HintedSampler
 
 
 def collate(batch):
-    images = torch.stack([torch.frombuffer(bytearray(data), dtype=torch.uint8) for _, data in batch])
-    labels = torch.tensor([int(os.path.basename(os.path.dirname(p)).split("-")[1]) for p, _ in batch])
+    images = torch.stack([torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                          for _, data in batch])
+    # The label is the class directory's number: .../class-7/img-00017.raw
+    labels = torch.tensor([int(os.path.basename(os.path.dirname(path)).split("-")[1])
+                           for path, _ in batch])
     return images.float().div_(255).view(-1, 1, 28, 28), labels
 
 
@@ -57,8 +60,8 @@ def main():
 
     torch.manual_seed(args.seed)
     dataset = FileDataset(args.data, with_paths=True)
-    sampler = HintedSampler(RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed)),
-                            dataset.paths)
+    shuffle = RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
+    sampler = HintedSampler(shuffle, dataset.paths)
     loader = DataLoader(dataset, batch_size=args.batch, sampler=sampler,
                         num_workers=args.workers, collate_fn=collate, persistent_workers=True)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))

@@ -207,9 +207,12 @@ class _ReplyReader:
         self._sock.close()
 
 
+# No socket file, or one nobody listens on (the daemon died and left it behind).
+_GONE = (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK)
+
+
 def _is_gone(exc):
-    return isinstance(exc, (FileNotFoundError, ConnectionRefusedError)) or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK))
+    return isinstance(exc, OSError) and exc.errno in _GONE
 
 
 def _chunks(body):

@@ -66,10 +66,10 @@ class HintedSampler(_data.Sampler):
         return iter(order)
 
     def _hint(self, order):
-        if not order:
-            return
         indices = _flat(order)
-        first = next(indices)
+        first = next(indices, None)
+        if first is None:
+            return
         cwd, cwdb = os.getcwd(), os.getcwdb()
 
         def on_mount(index):

@@ -8,7 +8,7 @@ compute, so every record is read and the one whose mount point holds the path wi
 import os
 
 from . import _protocol
-from .errors import DaemonGone, NotAShoalVolume, ShoalError
+from .errors import DaemonGone, NotAShoalVolume
 from .metrics import parse_prometheus
 
 try:
@@ -79,12 +79,11 @@ def _records():
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 record = parse_record(f.read())
-        except (FileNotFoundError, NotADirectoryError):
+        except (OSError, ValueError):
+            # Gone, or unreadable (`shoal volumes` lists it as such): it names no mount point
+            # that can be trusted, so it matches nothing.
             continue
-        except (OSError, ValueError) as exc:
-            # `shoal volumes` lists such a record as unreadable; here it matches nothing.
-            record = {"problem": f"{path}: {exc}"}
-        if record.get("mountpoint"):
+        if isinstance(record.get("mountpoint"), str) and record["mountpoint"]:
             record["state_file"] = path
             found.append(record)
     return found
@@ -168,9 +167,6 @@ class Volume:
                 f"{os.fsdecode(path)} is not on a volume shoal mounted: no record under "
                 f"{run_dir()} has a mount point holding {real} (`shoal volumes` lists them)")
         record = max(matches, key=lambda r: len(r["mountpoint"]))
-        if "problem" in record:
-            raise ShoalError(f"the record of {record['mountpoint']} is unreadable: "
-                             f"{record['problem']}")
         # A dead daemon's mount may fail even a stat; its volume is still found, and every
         # call on it says the daemon is gone.
         if _pid_alive(record.get("pid")) and not os.path.ismount(record["mountpoint"]):

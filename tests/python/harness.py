@@ -6,6 +6,7 @@ test needs (root, FUSE, loop devices, node and s3rver, PyTorch) is required: a m
 fails the test with a message saying what to install, never skips it.
 """
 import contextlib
+import importlib
 import http.client
 import http.server
 import os
@@ -40,7 +41,7 @@ def require_environment(torch=False):
         raise AssertionError("these tests mount volumes: run them as root")
     if torch:
         try:
-            import torch as _  # noqa: F401
+            importlib.import_module("torch")
         except ImportError as exc:
             raise AssertionError(f"PyTorch is missing for {sys.executable} ({exc}): "
                                  "run scripts/setup (python3-torch)") from None

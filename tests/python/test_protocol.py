@@ -160,8 +160,9 @@ class PackageTest(unittest.TestCase):
         code = ("import sys; sys.modules['torch'] = None\n"
                 "import shoal; shoal.Volume; shoal.Writer\n"
                 "try:\n import shoal.torch\nexcept ImportError: print('no torch: ok')\n")
+        env = dict(os.environ, PYTHONPATH=os.path.join(harness.SOURCE, "python"))
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=os.path.join(harness.SOURCE, "python")))
+                             env=env)
         self.assertEqual((out.returncode, out.stdout), (0, "no torch: ok\n"), out.stderr)
 
     def test_it_installs_offline_with_what_debian_python_has(self):

@@ -32,9 +32,11 @@ class SamplerTest(unittest.TestCase):
     def test_the_order_is_the_wrapped_samplers_and_is_hinted_before_the_first_index(self):
         paths = [f"/v/f{i}" for i in range(100)]
         volume = RecordingVolume()
-        sampler = HintedSampler(RandomSampler(range(100), generator=torch.Generator().manual_seed(3)),
-                                paths, volume=volume)
-        expected = list(RandomSampler(range(100), generator=torch.Generator().manual_seed(3)))
+        def shuffled():
+            return RandomSampler(range(100), generator=torch.Generator().manual_seed(3))
+
+        sampler = HintedSampler(shuffled(), paths, volume=volume)
+        expected = list(shuffled())
         it = iter(sampler)
         self.assertEqual(volume.lists, [[paths[i] for i in expected]])  # before any next()
         self.assertEqual(list(it), expected)
