@@ -327,7 +327,14 @@ Status read_manifest(const std::string& path, const BuildOptions& options, Objec
     }
     return {};
   }));
-  (void)stats;
+  if (stats.entries == 0 && stats.malformed == 0) {
+    // An empty pipe or file is what a failed upstream command hands over; indexing it would
+    // give an empty volume and exit 0.
+    return Error(ErrorKind::kInvalidArgument,
+                 "manifest " + path + " holds no objects" +
+                     (stats.had_header ? " (a header line only)" : " (it is empty)") +
+                     ": nothing to index");
+  }
   ticker.tick("reading manifest", true);
   return {};
 }

@@ -14,6 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include <zlib.h>
+
+#include "common/fd_io.h"
+
 namespace shoal {
 namespace {
 
@@ -339,6 +343,86 @@ Result<ManifestStats> parse_manifest(std::string_view text, std::string_view nam
   return stats;
 }
 
+namespace {
+
+constexpr size_t kCopyChunk = 1 << 20;
+
+// Copies what `fd` holds from here to its end into `out`, inflating gzip (several members, as
+// `cat a.gz b.gz` makes) when the bytes start with its magic. A gzip stream that ends early or
+// is damaged is an error: a manifest cut short must not become a smaller index.
+Status copy_manifest(int fd, int out, const std::string& path) {
+  std::vector<unsigned char> in(kCopyChunk), inflated(kCopyChunk);
+  auto read_some = [&](size_t& n) -> Status {
+    for (;;) {
+      ssize_t got = ::read(fd, in.data(), in.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return errno_error("reading manifest " + path, errno);
+      n = static_cast<size_t>(got);
+      return {};
+    }
+  };
+  auto write_out = [&](const unsigned char* p, size_t n) -> Status {
+    return write_all(out, std::string_view(reinterpret_cast<const char*>(p), n),
+                     "copying manifest " + path + " to memory");
+  };
+  size_t n = 0;
+  SHOAL_TRY(read_some(n));
+  // The magic may straddle reads of a pipe: wait for two bytes before deciding.
+  while (n == 1) {
+    ssize_t got = ::read(fd, in.data() + 1, in.size() - 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return errno_error("reading manifest " + path, errno);
+    if (got == 0) break;
+    n += static_cast<size_t>(got);
+  }
+  bool gzip = n >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+  if (!gzip) {
+    while (n > 0) {
+      SHOAL_TRY(write_out(in.data(), n));
+      SHOAL_TRY(read_some(n));
+    }
+    return {};
+  }
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+    return Error(ErrorKind::kInternal, "zlib inflateInit2 failed for manifest " + path);
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  bool member_done = false;
+  for (;;) {
+    z.next_in = in.data();
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0) {
+      if (member_done) {
+        inflateReset(&z);  // another gzip member follows
+        member_done = false;
+      }
+      z.next_out = inflated.data();
+      z.avail_out = static_cast<uInt>(inflated.size());
+      int rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        return Error(ErrorKind::kInvalidArgument,
+                     "manifest " + path + " is not valid gzip (" +
+                         (z.msg != nullptr ? z.msg : "zlib error " + std::to_string(rc)) + ")");
+      }
+      SHOAL_TRY(write_out(inflated.data(), inflated.size() - z.avail_out));
+      if (rc == Z_STREAM_END) member_done = true;
+    }
+    SHOAL_TRY(read_some(n));
+    if (n == 0) break;
+  }
+  if (!member_done) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "manifest " + path + " is a truncated gzip stream (it ends inside compressed "
+                 "data): nothing was indexed from it");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<ManifestFile> ManifestFile::open(std::string path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("open manifest " + path, errno);
@@ -347,6 +431,31 @@ Result<ManifestFile> ManifestFile::open(std::string path) {
     Error e = errno_error("stat manifest " + path, errno);
     ::close(fd);
     return e;
+  }
+  unsigned char magic[2] = {};
+  bool regular = S_ISREG(st.st_mode);
+  bool gzip = regular && ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (!regular || gzip) {
+    // A pipe (`--from-manifest /dev/stdin`), a FIFO or a gzip file cannot be mapped as it is:
+    // its bytes go (inflated) into an anonymous memory file, which is mapped like a manifest.
+    int mem = ::memfd_create("shoal-manifest", MFD_CLOEXEC);
+    if (mem < 0) {
+      Error e = errno_error("creating a memory file for manifest " + path, errno);
+      ::close(fd);
+      return e;
+    }
+    Status copied = copy_manifest(fd, mem, path);
+    ::close(fd);
+    if (!copied.ok()) {
+      ::close(mem);
+      return copied.error();
+    }
+    fd = mem;
+    if (::fstat(fd, &st) != 0) {
+      Error e = errno_error("stat manifest " + path, errno);
+      ::close(fd);
+      return e;
+    }
   }
   size_t size = static_cast<size_t>(st.st_size);
   void* data = nullptr;

@@ -11,7 +11,10 @@
 // 'Z' or ±HH:MM offset.
 //
 // Parsing streams over the text (the file is mmapped) and hands each entry to a callback with
-// views into the file; only a field with "" escapes is copied, into one reused buffer.
+// views into the file; only a field with "" escapes is copied, into one reused buffer. A pipe
+// (`--from-manifest /dev/stdin`) or a gzip file (several members allowed) is first copied,
+// inflated, into an anonymous memory file and mapped from there; a truncated or damaged gzip
+// stream is an error, never a shorter manifest.
 #pragma once
 
 #include <cstdint>

@@ -225,4 +225,17 @@ TEST_F(IndexBuildTest, CorruptOrTruncatedIndexIsRefusedNamingTheSection) {
   EXPECT_NE(r.output.find("truncated in section"), std::string::npos) << r.output;
 }
 
+// A manifest handed over a pipe that turns out empty (a failed upstream command) must fail the
+// build, never write an empty index with exit status 0; a header line alone is refused too.
+TEST_F(IndexBuildTest, AnEmptyManifestFromAPipeIsRefusedAndWritesNoIndex) {
+  fs::path index = dir_ / "empty.shix";
+  for (std::string input : {"printf ''", "printf 'key,size,etag,mtime\\n'"}) {
+    CommandResult r = sh(input + " | " + kShoal + " index build file://" + src_.string() +
+                         " --from-manifest /dev/stdin -o " + index.string());
+    EXPECT_NE(r.exit_code, 0) << input << ": " << r.output;
+    EXPECT_NE(r.output.find("holds no objects"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(index)) << input << " left an index behind";
+  }
+}
+
 }  // namespace

@@ -9,6 +9,11 @@
 
 #include "support/temp_dir.h"
 
+#include <zlib.h>
+
+#include <thread>
+#include <vector>
+
 namespace shoal {
 namespace {
 
@@ -266,6 +271,84 @@ TEST_F(ManifestFileTest, ErrorsNameTheFileAndLine) {
   ASSERT_FALSE(stats.ok());
   EXPECT_NE(stats.error().message.find(path.string() + " line 2:"), std::string::npos)
       << stats.error().message;
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string manifest_text(int lines) {
+  std::string t = "key,size,etag,mtime\n";
+  for (int i = 0; i < lines; ++i)
+    t += "d/f" + std::to_string(i) + ".bin," + std::to_string(i) + ",\"e" + std::to_string(i) +
+         "\",2026-01-02T03:04:05Z\n";
+  return t;
+}
+
+// Writes `parts` as consecutive gzip members (what `cat a.gz b.gz` makes).
+void write_gzip(const fs::path& path, const std::vector<std::string>& parts) {
+  fs::remove(path);
+  for (const std::string& part : parts) {
+    gzFile gz = gzopen(path.c_str(), "ab");
+    ASSERT_NE(gz, nullptr);
+    ASSERT_EQ(gzwrite(gz, part.data(), static_cast<unsigned>(part.size())),
+              static_cast<int>(part.size()));
+    ASSERT_EQ(gzclose(gz), Z_OK);
+  }
+}
+
+TEST_F(ManifestFileTest, GzipAndPipedManifestsReadLikeThePlainFile) {
+  const std::string text = manifest_text(20000);
+  fs::path gz = dir_ / "inventory.csv.gz";
+  ASSERT_NO_FATAL_FAILURE(write_gzip(gz, {text.substr(0, 300001), text.substr(300001)}));
+  auto from_gzip = ManifestFile::open(gz.string());
+  ASSERT_TRUE(from_gzip.ok()) << from_gzip.error().describe();
+  EXPECT_TRUE(from_gzip->text() == text) << "the two gzip members inflated differently";
+
+  // A pipe, fed in small writes by another thread (as `cat x | shoal index build
+  // --from-manifest /dev/stdin` does); gzip through the pipe too.
+  for (bool compressed : {false, true}) {
+    std::string bytes = compressed ? read_all(gz) : text;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    std::thread writer([&, w = fds[1]] {
+      for (size_t at = 0; at < bytes.size();) {
+        size_t n = std::min<size_t>(at == 0 ? 1 : 7000, bytes.size() - at);  // the magic split
+        if (::write(w, bytes.data() + at, n) != static_cast<ssize_t>(n)) break;
+        at += n;
+      }
+      ::close(w);
+    });
+    auto piped = ManifestFile::open("/proc/self/fd/" + std::to_string(fds[0]));
+    writer.join();
+    ::close(fds[0]);
+    ASSERT_TRUE(piped.ok()) << piped.error().describe();
+    EXPECT_TRUE(piped->text() == text) << (compressed ? "gzip" : "plain") << " through a pipe";
+  }
+}
+
+TEST_F(ManifestFileTest, ATruncatedOrDamagedGzipIsRefusedNeverReadShort) {
+  fs::path gz = dir_ / "inventory.csv.gz";
+  ASSERT_NO_FATAL_FAILURE(write_gzip(gz, {manifest_text(20000)}));
+  std::string whole = read_all(gz);
+
+  fs::path cut = dir_ / "cut.csv.gz";
+  std::ofstream(cut, std::ios::binary) << whole.substr(0, whole.size() / 2);
+  auto truncated = ManifestFile::open(cut.string());
+  ASSERT_FALSE(truncated.ok()) << "a truncated gzip manifest was read";
+  EXPECT_EQ(truncated.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(truncated.error().message.find("truncated"), std::string::npos)
+      << truncated.error().message;
+
+  fs::path damaged = dir_ / "damaged.csv.gz";
+  std::string bad = whole;
+  for (size_t i = bad.size() / 3; i < bad.size() / 3 + 64; ++i) bad[i] = static_cast<char>(~bad[i]);
+  std::ofstream(damaged, std::ios::binary) << bad;
+  auto corrupt = ManifestFile::open(damaged.string());
+  ASSERT_FALSE(corrupt.ok()) << "a damaged gzip manifest was read";
+  EXPECT_NE(corrupt.error().message.find(damaged.string()), std::string::npos)
+      << corrupt.error().message;
 }
 
 }  // namespace
