@@ -11,7 +11,9 @@
 #include <optional>
 
 #include "index/erofs/image_writer.h"
+#include "index/inventory.h"
 #include "index/manifest.h"
+#include "store/hash.h"
 
 namespace shoal::index {
 
@@ -336,6 +338,55 @@ Status read_manifest(const std::string& path, const BuildOptions& options, Objec
                      ": nothing to index");
   }
   ticker.tick("reading manifest", true);
+  return {};
+}
+
+Status read_inventory(std::string_view manifest_json, const std::string& manifest_name,
+                      std::string_view bucket, const InventoryFetch& fetch,
+                      const BuildOptions& options, ObjectCollector& out, BuildProgress& progress) {
+  ProgressTicker ticker(options, progress);
+  SHOAL_ASSIGN(InventoryManifest manifest, parse_inventory_manifest(manifest_json, manifest_name));
+  if (manifest.source_bucket != bucket) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "inventory " + manifest_name + " reports bucket " + manifest.source_bucket +
+                     ", not " + std::string(bucket) + ": index the bucket the report is of");
+  }
+  uint64_t other_buckets = 0;
+  for (const InventoryDataFile& file : manifest.files) {
+    SHOAL_ASSIGN(std::string bytes, fetch(file.key));
+    if (file.size != 0 && bytes.size() != file.size) {
+      return Error(ErrorKind::kIntegrity,
+                   "inventory data file " + file.key + " is " + std::to_string(bytes.size()) +
+                       " bytes, the manifest says " + std::to_string(file.size));
+    }
+    if (!file.md5_hex.empty() && hex_encode(md5(bytes)) != file.md5_hex) {
+      return Error(ErrorKind::kIntegrity, "inventory data file " + file.key +
+                                              " does not match the manifest's MD5checksum " +
+                                              file.md5_hex + ": the report is damaged or partial");
+    }
+    SHOAL_ASSIGN(ManifestFile text, ManifestFile::from_bytes(file.key, bytes));
+    bytes = std::string();  // the inflated copy is what is parsed
+    SHOAL_ASSIGN(InventoryStats stats,
+                 parse_inventory_rows(text.text(), file.key, manifest.schema, bucket,
+                                      [&](const ManifestEntry& e) -> Status {
+                                        SHOAL_TRY(out.add(e.key, e.size, e.etag, e.mtime_ns));
+                                        ++progress.objects;
+                                        if ((progress.objects & 0xFFFF) == 0)
+                                          ticker.tick("reading inventory");
+                                        return {};
+                                      }));
+    other_buckets += stats.other_buckets;
+  }
+  if (progress.objects == 0) {
+    return Error(ErrorKind::kInvalidArgument,
+                 "inventory " + manifest_name + " holds no objects of bucket " +
+                     std::string(bucket) +
+                     (other_buckets ? " (" + std::to_string(other_buckets) +
+                                          " rows of other buckets)"
+                                    : "") +
+                     ": nothing to index");
+  }
+  ticker.tick("reading inventory", true);
   return {};
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/poll_reactor.h"
@@ -74,6 +75,17 @@ Status list_parallel(ObjectStore& store, PollReactor& loop, const BuildOptions& 
 
 // Reads a manifest (see index/manifest.h) into `out`. Malformed lines stop the build with an
 // error naming the line.
+// Reads an inventory report (index/inventory.h) into `out`: the manifest.json text (named
+// `manifest_name` in messages), then each data file it lists, in order, through `fetch` (the
+// file's key in the report's destination → its bytes), checked against the manifest's size and
+// MD5 before it is inflated and parsed. Only rows of `bucket` are indexed, which must be the
+// report's source bucket. Any failure — a data file missing, a checksum mismatch, a truncated
+// gzip, a malformed row — fails the whole read: the index is never built from part of a report.
+using InventoryFetch = std::function<Result<std::string>(const std::string& key)>;
+Status read_inventory(std::string_view manifest_json, const std::string& manifest_name,
+                      std::string_view bucket, const InventoryFetch& fetch,
+                      const BuildOptions& options, ObjectCollector& out, BuildProgress& progress);
+
 Status read_manifest(const std::string& path, const BuildOptions& options, ObjectCollector& out,
                      BuildProgress& progress);
 

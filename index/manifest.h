@@ -59,6 +59,9 @@ Result<int64_t> parse_manifest_mtime(std::string_view text);
 class ManifestFile {
  public:
   static Result<ManifestFile> open(std::string path);
+  // The same for bytes already in memory (a data file fetched from a store); `name` names them
+  // in messages. gzip is inflated as from a file.
+  static Result<ManifestFile> from_bytes(std::string name, std::string_view bytes);
   ManifestFile(ManifestFile&& other) noexcept;
   ManifestFile& operator=(ManifestFile&& other) noexcept;
   ManifestFile(const ManifestFile&) = delete;
@@ -75,6 +78,7 @@ class ManifestFile {
  private:
   ManifestFile(std::string path, void* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}
+  static Result<ManifestFile> adopt(std::string path, int fd);  // closes fd
   void unmap();
 
   std::string path_;

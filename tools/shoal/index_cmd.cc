@@ -6,11 +6,14 @@
 #include <cstring>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "common/fd_io.h"
+#include "common/unique_fd.h"
 #include "index/builder.h"
 #include "index/erofs/metadata_reader.h"
 #include "index/index_file.h"
@@ -23,11 +26,13 @@ namespace shoal::cli {
 namespace {
 
 using index::IndexFile;
+namespace fs = std::filesystem;
 
 struct IndexOptions {
   std::string uri;
   std::string output;
   std::string manifest;
+  std::string inventory;
   bool keep_mtime = false;
   int list_concurrency = 16;
   std::string file;
@@ -89,6 +94,80 @@ void print_report(const index::BuildReport& r, const std::string& out) {
   }
 }
 
+// An inventory report's manifest.json and where its data files come from: the report's store
+// when the manifest is given as a URI, else the local tree a downloaded report was copied to.
+struct InventorySource {
+  std::string name;
+  std::string json;
+  index::InventoryFetch fetch;
+  std::shared_ptr<OpenedStore> store;  // kept alive for `fetch`
+};
+
+Result<std::string> read_local(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("open " + path.string(), errno);
+  return read_to_end(fd.get(), "reading " + path.string());
+}
+
+// A data file's key names it in the report's destination bucket
+// (`<prefix>/<bucket>/<config>/data/x.csv.gz`). A report copied to disk keeps some tail of that
+// layout: the key is looked for under each directory from the manifest's up to the root, then
+// beside the manifest and in a data/ directory next to it.
+Result<std::string> read_local_data_file(const fs::path& manifest, const std::string& key) {
+  fs::path dir = fs::absolute(manifest).parent_path();
+  std::vector<fs::path> tried;
+  for (fs::path at = dir;; at = at.parent_path()) {
+    tried.push_back(at / key);
+    if (at == at.parent_path()) break;
+  }
+  fs::path name = fs::path(key).filename();
+  tried.push_back(dir / name);
+  tried.push_back(dir.parent_path() / "data" / name);
+  for (const fs::path& p : tried) {
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return read_local(p);
+  }
+  return Error(ErrorKind::kNotFound,
+               "inventory data file " + key + " is not beside manifest " + manifest.string() +
+                   " (looked for " + tried.front().string() + ", its parents' " + key + ", " +
+                   (dir / name).string() + " and " + (dir.parent_path() / "data" / name).string() +
+                   "): copy the whole report, or give the manifest's store URI");
+}
+
+std::optional<InventorySource> open_inventory(const IndexOptions& o, int& exit_code) {
+  InventorySource source;
+  source.name = o.inventory;
+  if (o.inventory.find("://") == std::string::npos) {
+    Result<std::string> json = read_local(o.inventory);
+    if (!json.ok()) {
+      exit_code = report_failure("index build: inventory", json.error());
+      return std::nullopt;
+    }
+    source.json = std::move(*json);
+    fs::path manifest = o.inventory;
+    source.fetch = [manifest](const std::string& key) {
+      return read_local_data_file(manifest, key);
+    };
+    return source;
+  }
+  std::optional<OpenedStore> opened = open_from_args(o.inventory, o.store, exit_code);
+  if (!opened) return std::nullopt;
+  source.store = std::make_shared<OpenedStore>(std::move(*opened));
+  auto get = [store = source.store](const std::string& key) -> Result<std::string> {
+    Result<GetReply> reply = store->store.get(GetQuery{key, std::nullopt, "", {}});
+    if (!reply.ok()) return std::move(reply).error();
+    return std::move(reply->data);
+  };
+  Result<std::string> json = get(source.store->uri.prefix);
+  if (!json.ok()) {
+    exit_code = report_failure("index build: inventory " + o.inventory, json.error());
+    return std::nullopt;
+  }
+  source.json = std::move(*json);
+  source.fetch = get;
+  return source;
+}
+
 int run_build(const IndexOptions& o) {
   auto uri = parse_object_uri(o.uri);
   if (!uri.ok()) return report_usage(uri.error().message);
@@ -104,6 +183,12 @@ int run_build(const IndexOptions& o) {
   Status collected;
   if (!o.manifest.empty()) {
     collected = index::read_manifest(o.manifest, build, objects, progress);
+  } else if (!o.inventory.empty()) {
+    int exit_code = 0;
+    std::optional<InventorySource> source = open_inventory(o, exit_code);
+    if (!source) return exit_code;
+    collected = index::read_inventory(source->json, source->name, uri->bucket, source->fetch,
+                                      build, objects, progress);
   } else {
     int exit_code = 0;
     auto opened = open_from_args(o.uri, o.store, exit_code);
@@ -286,7 +371,12 @@ void register_index(CLI::App& app, int& exit_code) {
   build->add_option("URI", o->uri, "What the volume serves: oss://bucket/prefix, s3://…, file:///dir")->required();
   build->add_option("-o,--output", o->output, "The index file to write")->required();
   build->add_option("--from-manifest", o->manifest,
-                    "Read objects from a CSV manifest (key,size,etag,mtime) instead of listing");
+                    "Read objects from a CSV manifest (key,size,etag,mtime; gzip or a pipe) "
+                    "instead of listing");
+  build->add_option("--from-inventory", o->inventory,
+                    "Read objects from an S3 or OSS inventory report: its manifest.json, a local "
+                    "path or a store URI (s3://dest-bucket/…/manifest.json)")
+      ->excludes("--from-manifest");
   build->add_flag("--keep-mtime", o->keep_mtime, "Keep each object's mtime (extended inodes)");
   build->add_option("--list-concurrency", o->list_concurrency, "List requests in flight")
       ->capture_default_str()->check(CLI::Range(1, 1024));
