@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/control.h"
+#include "index/shared_index.h"
 #include "daemon/volume_config.h"
 #include "daemon/volume_report.h"
 #include "mount/daemon_process.h"
@@ -125,6 +126,19 @@ Status index_for(const VolumeSpec& spec, const VolumeConfig& config, const Mount
                      "s3://bucket/prefix, file:///dir)");
   std::string dir =
       !spec.index_dir.empty() ? spec.index_dir : env_or("SHOAL_INDEX_DIR", "/var/lib/shoal");
+  if (uri->prefix.ends_with(".shix")) {
+    // An index shared through the bucket: fetched (or reused) rather than built.
+    StoreFlags flags = spec.store;
+    flags.config_path = spec.config;
+    SHOAL_ASSIGN(StoreConfig store_config,
+                 resolve_store_config(uri->scheme, flags, process_environment()));
+    SHOAL_ASSIGN(BlockingStore store, BlockingStore::open(*uri, store_config));
+    Result<index::SharedIndex> shared = index::fetch_shared_index(store, *uri, dir, hex_hash);
+    if (!shared.ok()) return std::move(shared).error().with_context("fetching index " + uri->to_string());
+    if (hooks.index_fetched) hooks.index_fetched(uri->to_string(), shared->fetched, shared->path);
+    plan.state.index = shared->path;
+    return {};
+  }
   std::string out = !config.index_path.empty() ? config.index_path
                                                : dir + "/" + hex_hash(uri->to_string()) + ".shix";
   std::error_code ec;

@@ -60,6 +60,10 @@ struct MountHooks {
   std::function<void(const std::string& uri, const index::BuildReport&,
                      const std::string& index_path)>
       indexed;
+  // Once an index object (a URI ending in .shix) is in the local cache: fetched now, or an
+  // earlier mount's verified copy reused.
+  std::function<void(const std::string& uri, bool fetched, const std::string& index_path)>
+      index_fetched;
 };
 
 // Everything decided before the daemon starts: checks that need no cleanup when they fail.

@@ -288,4 +288,16 @@ void upload_file(ObjectStore& store, BlockingPool& workers, std::string path, st
       });
 }
 
+Result<PutReply> upload_file_and_wait(BlockingStore& store, std::string path, std::string key,
+                                      UploadOptions options) {
+  SHOAL_ASSIGN(std::unique_ptr<BlockingPool> workers,
+               BlockingPool::create(store.reactor(), std::max(options.parallel_parts, 1)));
+  std::optional<Result<PutReply>> result;
+  upload_file(store.async(), *workers, std::move(path), key, std::move(options),
+              [&](Result<PutReply> r) { result.emplace(std::move(r)); });
+  store.reactor().run_until([&] { return result.has_value(); });
+  if (!result) return Error(ErrorKind::kInternal, "upload of " + key + " never completed");
+  return std::move(*result);
+}
+
 }  // namespace shoal

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/blocking_pool.h"
+#include "store/blocking_store.h"
 #include "store/object_store.h"
 
 namespace shoal {
@@ -80,5 +81,10 @@ void upload(ObjectStore& store, BlockingPool& workers, FileUpload file, UploadOp
 // `shoal put`: stats `path` (on a worker), then upload() without a journal.
 void upload_file(ObjectStore& store, BlockingPool& workers, std::string path, std::string key,
                  UploadOptions options, Done<PutReply> done);
+
+// upload_file() run to completion on a BlockingStore's loop, for tools (`shoal put`, `shoal
+// index build -o URI`): options.parallel_parts worker threads read and checksum the parts.
+Result<PutReply> upload_file_and_wait(BlockingStore& store, std::string path, std::string key,
+                                      UploadOptions options);
 
 }  // namespace shoal

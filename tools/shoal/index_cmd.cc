@@ -18,6 +18,7 @@
 #include "index/erofs/metadata_reader.h"
 #include "index/index_file.h"
 #include "index/version_pin.h"
+#include "store/transfer.h"
 #include "store/uri.h"
 #include "tools/shoal/commands.h"
 #include "tools/shoal/store_options.h"
@@ -200,9 +201,35 @@ int run_build(const IndexOptions& o) {
     end_progress();
     return report_failure("index build " + build.source, collected.error());
   }
-  auto report = index::write_index(objects, build, o.output, progress);
+  // An index for a fleet goes to the bucket: written here first, then uploaded in one piece
+  // (a PUT or a completed multipart upload), so no reader ever sees part of it under its key.
+  bool to_store = o.output.find("://") != std::string::npos;
+  std::optional<OpenedStore> destination;
+  std::string local = o.output;
+  if (to_store) {
+    int exit_code = 0;
+    destination = open_from_args(o.output, o.store, exit_code);
+    if (!destination) return exit_code;
+    if (destination->uri.prefix.empty() || destination->uri.prefix.back() == '/')
+      return report_usage("-o " + o.output + " names no object: give the index's key");
+    char tmpl[] = "/tmp/shoal-index-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    if (fd < 0) return report_failure("index build", errno_error("creating a temporary file", errno));
+    ::close(fd);
+    local = tmpl;
+  }
+  auto report = index::write_index(objects, build, local, progress);
   end_progress();
-  if (!report.ok()) return report_failure("index build " + build.source, report.error());
+  if (!report.ok()) {
+    if (to_store) ::unlink(local.c_str());
+    return report_failure("index build " + build.source, report.error());
+  }
+  if (to_store) {
+    Result<PutReply> put =
+        upload_file_and_wait(destination->store, local, destination->uri.prefix, UploadOptions{});
+    ::unlink(local.c_str());
+    if (!put.ok()) return report_failure("index build: uploading to " + o.output, put.error());
+  }
   print_report(*report, o.output);
   return 0;
 }
@@ -369,7 +396,10 @@ void register_index(CLI::App& app, int& exit_code) {
 
   CLI::App* build = index->add_subcommand("build", "List (or read a manifest of) a prefix and write its index");
   build->add_option("URI", o->uri, "What the volume serves: oss://bucket/prefix, s3://…, file:///dir")->required();
-  build->add_option("-o,--output", o->output, "The index file to write")->required();
+  build->add_option("-o,--output", o->output,
+                    "The index file to write, or a store URI (s3://bucket/indexes/x.shix) to "
+                    "upload it to for other nodes to mount")
+      ->required();
   build->add_option("--from-manifest", o->manifest,
                     "Read objects from a CSV manifest (key,size,etag,mtime; gzip or a pipe) "
                     "instead of listing");

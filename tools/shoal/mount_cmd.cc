@@ -80,6 +80,10 @@ int run_mount(MountOptions& o) {
   mount::MountHooks hooks;
   if (::isatty(STDERR_FILENO)) hooks.index_progress = print_progress;
   hooks.indexed = print_indexed;
+  hooks.index_fetched = [](const std::string& uri, bool fetched, const std::string& path) {
+    std::printf("index %s: %s %s\n", uri.c_str(),
+                fetched ? "fetched and verified into" : "unchanged, reusing", path.c_str());
+  };
   auto volume = mount::mount_volume(o.spec, hooks);
   if (!volume.ok()) return fail("mount " + o.spec.source, volume.error());
   std::printf("mounted %s at %s (frontend %s, %s, shoald pid %lld)\n", o.spec.source.c_str(),

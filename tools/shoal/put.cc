@@ -35,16 +35,10 @@ Result<PutReply> upload(BlockingStore& store, const std::string& file, const std
     options.progress = [](uint64_t done, uint64_t total) {
       std::fprintf(stderr, "\r\033[Kput: %" PRIu64 " / %" PRIu64 " MiB", done >> 20, total >> 20);
     };
-  // The workers read and checksum the parts; one per part in flight.
-  SHOAL_ASSIGN(std::unique_ptr<BlockingPool> workers,
-               BlockingPool::create(store.reactor(), std::max(o.parallel, 1)));
-  std::optional<Result<PutReply>> result;
-  upload_file(store.async(), *workers, file, key, options,
-              [&](Result<PutReply> r) { result.emplace(std::move(r)); });
-  store.reactor().run_until([&] { return result.has_value(); });
-  if (options.progress) std::fprintf(stderr, "\r\033[K");
-  if (!result) return Error(ErrorKind::kInternal, "upload of " + key + " never completed");
-  return std::move(*result);
+  bool progress = static_cast<bool>(options.progress);
+  Result<PutReply> result = upload_file_and_wait(store, file, key, std::move(options));
+  if (progress) std::fprintf(stderr, "\r\033[K");
+  return result;
 }
 
 Result<uint64_t> regular_file_size(const std::string& path) {

@@ -9,6 +9,8 @@
 // prefixes (the data lives under "data/"); a delimiter listing leaves out prefixes that hold
 // only prefixes (every directory of the tree holds a file directly).
 #include "integration/daemon/mount_harness.h"
+#include "store/blocking_store.h"
+#include "support/mounts.h"
 
 namespace shoal::mount_test {
 namespace {
@@ -105,6 +107,44 @@ TEST_F(MountS3rverTest, IndexFileMountReadInRandomOrderByEightThreadsEqualsTheSo
             32.0 * 1024 * 1024)
       << stats.output;
   umount_and_check();
+}
+
+// An index built once for a fleet and kept in the bucket: `index build -o s3://…` uploads it,
+// `mount s3://….shix` fetches and verifies it into the index cache, a second mount reuses the
+// copy while the object's ETag is the same, and an object that is not a valid index (here: cut
+// in half) is refused without leaving anything behind in the cache.
+TEST_F(MountS3rverTest, AnIndexSharedThroughTheBucketIsFetchedOnceVerifiedAndReused) {
+  std::string shared = std::string("s3://") + kBucket + "/indexes/data.shix";
+  CommandResult built = shoal("index build s3://" + std::string(kBucket) + "/data/ -o " + shared +
+                              store_flags_);
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+
+  CommandResult mounted = shoal("mount " + shared + " " + mountpoint_ + store_flags_);
+  ASSERT_EQ(mounted.exit_code, 0) << mounted.output;
+  EXPECT_NE(mounted.output.find("fetched and verified"), std::string::npos) << mounted.output;
+  EXPECT_EQ(walk_differences(xxh3_of_tree(*tree_), xxh3_of_walk(mountpoint_)), "");
+  umount_and_check();
+
+  mounted = shoal("mount " + shared + " " + mountpoint_ + store_flags_);
+  ASSERT_EQ(mounted.exit_code, 0) << mounted.output;
+  EXPECT_NE(mounted.output.find("unchanged, reusing"), std::string::npos) << mounted.output;
+  EXPECT_EQ(walk_differences(xxh3_of_tree(*tree_), xxh3_of_walk(mountpoint_)), "");
+  umount_and_check();
+
+  auto store = BlockingStore::open(ObjectUri{ObjectUri::Scheme::kS3, kBucket, ""},
+                                   server_->config());
+  ASSERT_TRUE(store.ok()) << store.error().describe();
+  auto whole = store->get(GetQuery{"indexes/data.shix", std::nullopt, "", {}});
+  ASSERT_TRUE(whole.ok()) << whole.error().describe();
+  std::string half = whole->data.substr(0, whole->data.size() / 2);
+  ASSERT_TRUE(store->put("indexes/data.shix", Body::from_string(half)).ok());
+  mounted = shoal("mount " + shared + " " + mountpoint_ + store_flags_);
+  EXPECT_NE(mounted.exit_code, 0) << mounted.output;
+  EXPECT_NE(mounted.output.find("not a valid index"), std::string::npos) << mounted.output;
+  EXPECT_FALSE(test::is_mounted(mountpoint_));
+  for (const auto& entry : fs::directory_iterator(dir_ + "/indexes"))
+    EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos)
+        << entry.path() << " left in the index cache";
 }
 
 }  // namespace
