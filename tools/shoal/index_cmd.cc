@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -13,11 +12,13 @@
 #include <set>
 
 #include "common/fd_io.h"
+#include "daemon/cache/memory_cache.h"
+#include "daemon/engine/engine.h"
+#include "daemon/metrics.h"
 #include "common/unique_fd.h"
 #include "index/builder.h"
 #include "index/erofs/metadata_reader.h"
 #include "index/index_file.h"
-#include "index/version_pin.h"
 #include "store/transfer.h"
 #include "store/uri.h"
 #include "tools/shoal/commands.h"
@@ -295,67 +296,58 @@ int run_verify(const IndexOptions& o) {
   return 0;
 }
 
-bool all_zero(const std::string& data) {
-  static const std::string zeros(8u << 20, '\0');
-  for (size_t at = 0; at < data.size(); at += zeros.size()) {
-    size_t n = std::min(zeros.size(), data.size() - at);
-    if (std::memcmp(data.data() + at, zeros.data(), n) != 0) return false;
+bool all_zero(const char* data, size_t n) {
+  static const std::string zeros(1u << 20, '\0');
+  for (size_t at = 0; at < n; at += zeros.size()) {
+    size_t m = std::min(zeros.size(), n - at);
+    if (std::memcmp(data + at, zeros.data(), m) != 0) return false;
   }
   return true;
 }
 
-// Fetches every object with data and writes it at its extent, `concurrency` ranged GETs of at
-// most 8 MiB at a time, each pinned to the indexed ETag and checked against the indexed size.
-// All-zero chunks are not written, so sparse objects stay sparse in the image.
-Status fetch_extents(const IndexFile& file, const std::string& prefix, BlockingStore& store,
-                     int fd, int concurrency) {
-  constexpr uint64_t kChunk = 8ull << 20;
-  struct Piece {
-    const index::Extent* extent;
-    uint64_t offset;
+// Reads the whole device through the block engine — the same fetch units, version pin and
+// checks a mount serves with — `concurrency` reads of 8 MiB in flight, and writes each at its
+// offset. All-zero pieces are not written, so sparse objects and holes stay sparse.
+Status export_device(const IndexFile& file, BlockingStore& store, int fd, int concurrency) {
+  constexpr uint64_t kPiece = 8ull << 20;
+  SHOAL_ASSIGN(std::unique_ptr<MemoryCache> cache,
+               MemoryCache::create(std::max<uint64_t>(256ull << 20, 4 * kPiece)));
+  Metrics metrics;
+  EngineOptions options;
+  options.prefetch = PrefetchMode::kNone;  // the reads themselves keep the store busy
+  options.log = [](std::string_view line) {
+    std::fprintf(stderr, "shoal: %.*s\n", static_cast<int>(line.size()), line.data());
   };
-  std::deque<Piece> queue;
-  for (const index::Extent& e : file.extents())
-    for (uint64_t off = 0; off < file.objects()[e.object].size; off += kChunk) queue.push_back({&e, off});
+  SHOAL_ASSIGN(std::unique_ptr<Engine> engine,
+               Engine::create(file, store.async(), *cache, store.reactor(), options, metrics));
+  const uint64_t size = engine->size_bytes();
+  uint64_t next = 0, done = 0;
   int in_flight = 0;
-  uint64_t done = 0, total = queue.size();
   std::optional<Error> failed;
-  bool pin = store.async().capabilities().if_match;
   std::function<void()> pump = [&] {
-    while (!failed && in_flight < concurrency && !queue.empty()) {
-      Piece piece = queue.front();
-      queue.pop_front();
-      const index::ObjectRecord& r = file.objects()[piece.extent->object];
-      std::string key = prefix + std::string(file.key(r));
-      uint64_t length = std::min(kChunk, r.size - piece.offset);
+    while (!failed && in_flight < concurrency && next < size) {
+      uint64_t offset = next, length = std::min(kPiece, size - next);
+      next += length;
+      auto buffer = std::shared_ptr<char[]>(new char[length]);
+      auto iov = std::make_shared<iovec>(iovec{buffer.get(), length});
       ++in_flight;
-      GetQuery q = index::pinned_get(file, r, key, ByteRange{piece.offset, length}, pin);
-      store.async().get(std::move(q), [&, piece, key, length, record = &r](Result<GetReply> reply) {
-        --in_flight;
-        Status s = reply.ok() ? Status{} : Status(std::move(reply).error());
-        // The same pin the engine's fetcher holds every read to.
-        std::optional<std::string> changed;
-        if (s.ok()) changed = index::version_mismatch(file, *record, reply->info);
-        if (s.ok() && !changed && reply->data.size() != length)
-          changed = "asked for " + std::to_string(length) + " bytes at " +
-                    std::to_string(piece.offset) + ", got " + std::to_string(reply->data.size());
-        if (changed)
-          s = Error(ErrorKind::kPreconditionFailed,
-                    key + " changed since it was indexed (" + *changed + ")");
-        if (s.ok() && !all_zero(reply->data))
-          s = pwrite_all(fd, reply->data,
-                         uint64_t{piece.extent->first_block} * index::kBlockSize + piece.offset,
-                         "writing the image");
-        if (!s.ok() && !failed) failed = s.error().with_context("exporting " + key);
-        if (++done % 256 == 0 && ::isatty(STDERR_FILENO))
-          std::fprintf(stderr, "\r\033[Kexport: %llu / %llu pieces",
-                       static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-        pump();
-      });
+      engine->readv(offset, std::span<const iovec>(iov.get(), 1),
+                    [&, offset, length, buffer, iov](Status s) {
+                      --in_flight;
+                      if (s.ok() && !all_zero(buffer.get(), length))
+                        s = pwrite_all(fd, std::string_view(buffer.get(), length), offset,
+                                       "writing the image");
+                      if (!s.ok() && !failed) failed = s.error();
+                      done += length;
+                      if (::isatty(STDERR_FILENO))
+                        std::fprintf(stderr, "\r\033[Kexport: %s / %s", human_bytes(done).c_str(),
+                                     human_bytes(size).c_str());
+                      pump();
+                    });
     }
   };
   pump();
-  store.reactor().run_until([&] { return in_flight == 0 && (failed || queue.empty()); });
+  store.reactor().run_until([&] { return in_flight == 0 && (failed || next >= size); });
   end_progress();
   if (failed) return *failed;
   return {};
@@ -365,19 +357,15 @@ int run_export(const IndexOptions& o) {
   auto file = open_index(o.file);
   if (!file.ok()) return report_failure("index export", file.error());
   const std::string& source = file->build_info().source;
-  const std::string& prefix = file->build_info().prefix;
   int exit_code = 0;
   auto opened = open_from_args(source, o.store, exit_code);
   if (!opened) return exit_code;
   int fd = ::open(o.image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return report_failure("index export", errno_error("creating " + o.image, errno));
-  Status s = pwrite_all(fd,
-                        std::string_view(reinterpret_cast<const char*>(file->metadata().data()),
-                                         file->metadata().size()),
-                        0, "writing the image");
-  if (s.ok() && ::ftruncate(fd, static_cast<off_t>(file->device_bytes())) != 0)
+  Status s;
+  if (::ftruncate(fd, static_cast<off_t>(file->device_bytes())) != 0)
     s = errno_error("sizing " + o.image, errno);
-  if (s.ok()) s = fetch_extents(*file, prefix, opened->store, fd, std::max(o.fetch_concurrency, 1));
+  if (s.ok()) s = export_device(*file, opened->store, fd, std::max(o.fetch_concurrency, 1));
   if (s.ok() && ::fsync(fd) != 0) s = errno_error("fsync " + o.image, errno);
   ::close(fd);
   if (!s.ok()) return report_failure("index export " + o.image, s.error());
