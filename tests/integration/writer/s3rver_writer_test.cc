@@ -29,22 +29,7 @@ class S3rverWriter : public ::testing::Test {
   fs::path watch() const { return tmp_.path() / "ckpt"; }
 
   WriterConfig config(const std::string& extra = "", bool watching = true) {
-    std::string toml;
-    if (watching) toml += "watch = [\"" + watch().string() + "\"]\n";
-    toml += "destination = \"s3://" + std::string(kBucket) + "/run1/\"\n";
-    toml += "journal = \"" + (tmp_.path() / "state" / "writer.journal").string() + "\"\n";
-    toml += "spool = \"" + (tmp_.path() / "state" / "spool").string() + "\"\n";
-    toml += "multipart_threshold = \"6MiB\"\npart_size = \"5MiB\"\n";
-    toml += "retry_base_ms = 100\nretry_cap_ms = 1000\n";
-    toml += extra;
-    toml += "\n[store]\nendpoint = \"" + server_->endpoint() + "\"\nregion = \"us-east-1\"\n"
-            "access_key_id = \"S3RVER\"\naccess_key_secret = \"S3RVER\"\n"
-            "retries = 3\nretry_base_ms = 10\nretry_cap_ms = 100\n";
-    fs::create_directories(tmp_.path() / "state");
-    fs::create_directories(watch());
-    auto parsed = parse_writer_config(toml, "test.toml");
-    EXPECT_TRUE(parsed.ok()) << parsed.error().describe();
-    return parsed.ok() ? *parsed : WriterConfig{};
+    return s3_writer_config(tmp_.path(), kBucket, server_->config(), extra, watching);
   }
 
   std::map<std::string, uint64_t> remote() {

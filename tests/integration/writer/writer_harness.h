@@ -379,4 +379,29 @@ inline std::map<std::string, uint64_t> remote_contents(BlockingStore& store,
   return out;
 }
 
+// A writer config for an S3 server: destination s3://<bucket>/run1/, journal and spool under
+// `dir`/state, multipart from 6 MiB in 5 MiB parts, quick retries, `extra` lines appended to the
+// top table; watching `dir`/ckpt unless `watching` is false.
+inline WriterConfig s3_writer_config(const fs::path& dir, const std::string& bucket,
+                                     const StoreConfig& store, const std::string& extra,
+                                     bool watching) {
+  std::string toml;
+  if (watching) toml += "watch = [\"" + (dir / "ckpt").string() + "\"]\n";
+  toml += "destination = \"s3://" + bucket + "/run1/\"\n";
+  toml += "journal = \"" + (dir / "state" / "writer.journal").string() + "\"\n";
+  toml += "spool = \"" + (dir / "state" / "spool").string() + "\"\n";
+  toml += "multipart_threshold = \"6MiB\"\npart_size = \"5MiB\"\n";
+  toml += "retry_base_ms = 100\nretry_cap_ms = 1000\n";
+  toml += extra;
+  toml += "\n[store]\nendpoint = \"" + store.endpoint + "\"\nregion = \"" + store.region +
+          "\"\naccess_key_id = \"" + store.credentials.access_key_id +
+          "\"\naccess_key_secret = \"" + store.credentials.secret_access_key +
+          "\"\nretries = 3\nretry_base_ms = 10\nretry_cap_ms = 100\n";
+  fs::create_directories(dir / "state");
+  fs::create_directories(dir / "ckpt");
+  auto parsed = parse_writer_config(toml, "test.toml");
+  EXPECT_TRUE(parsed.ok()) << parsed.error().describe();
+  return parsed.ok() ? *parsed : WriterConfig{};
+}
+
 }  // namespace shoal::testing_writer

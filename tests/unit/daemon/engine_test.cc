@@ -210,6 +210,16 @@ class EngineTest : public ::testing::Test {
     return Engine::create(*index_, *store_, *cache_, *loop_, std::move(options), metrics_);
   }
 
+  // The test tree indexed and served from file:// in direct mode with room for all of it.
+  void start_direct_engine_on_the_tree() {
+    make_tree();
+    ASSERT_NO_FATAL_FAILURE(build_index());
+    open_store();
+    EngineOptions options;
+    options.prefetch = PrefetchMode::kNone;
+    ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  }
+
   void start_engine(uint64_t budget, EngineOptions options = {}) {
     auto engine = make_engine(budget, std::move(options));
     ASSERT_TRUE(engine.ok()) << engine.error().describe();
@@ -386,12 +396,7 @@ INSTANTIATE_TEST_SUITE_P(
 // ---- shared GETs -------------------------------------------------------------------------
 
 TEST_F(EngineTest, ConcurrentReadsOfOneObjectShareOneGet) {
-  make_tree();
-  ASSERT_NO_FATAL_FAILURE(build_index());
-  open_store();
-  EngineOptions options;
-  options.prefetch = PrefetchMode::kNone;
-  ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  ASSERT_NO_FATAL_FAILURE(start_direct_engine_on_the_tree());
   const std::string path = "d1/f5.bin";
   uint64_t base = offset_of(path);
   uint64_t size = size_of(path);
@@ -416,12 +421,7 @@ TEST_F(EngineTest, ConcurrentReadsOfOneObjectShareOneGet) {
 // ---- lent reads ---------------------------------------------------------------------------
 
 TEST_F(EngineTest, LentReadsPointIntoTheCacheAndPinOnlyWhatArrivesLast) {
-  make_tree();
-  ASSERT_NO_FATAL_FAILURE(build_index());
-  open_store();
-  EngineOptions options;
-  options.prefetch = PrefetchMode::kNone;
-  ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  ASSERT_NO_FATAL_FAILURE(start_direct_engine_on_the_tree());
   // Two small files that are neighbours on the device.
   std::string a, b;
   for (const index::Extent& e : index_->extents()) {
@@ -757,12 +757,7 @@ TEST_F(EpochTest, AReaderThatTurnsSequentialReopensTheWindow) {
 }
 
 TEST_F(EngineTest, DirectModeIssuesOnlyTheGetsReadersAskFor) {
-  make_tree();
-  ASSERT_NO_FATAL_FAILURE(build_index());
-  open_store();
-  EngineOptions options;
-  options.prefetch = PrefetchMode::kNone;
-  ASSERT_NO_FATAL_FAILURE(start_engine(64 * kMiB, options));
+  ASSERT_NO_FATAL_FAILURE(start_direct_engine_on_the_tree());
   const std::vector<std::string> paths = {"d0/f4.bin", "d2/f10.bin", "a.txt"};
   for (const std::string& p : paths) expect_matches_image(offset_of(p), size_of(p));
   run_until_idle();
