@@ -16,25 +16,15 @@ STEPS=150
 [[ ${1:-} == --steps ]] && STEPS=$2
 PYTHON=${PYTHON:-/usr/bin/python3}
 
-if [[ -z ${SHOAL_BUILD:-} ]]; then
-  "$ROOT/scripts/setup" >/dev/null
-  SHOAL_BUILD=$ROOT/build/demo
-  cmake -S "$ROOT" -B "$SHOAL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
-  cmake --build "$SHOAL_BUILD" --target shoal shoald -j "$(nproc)" >/dev/null
-fi
-SHOAL=$SHOAL_BUILD/tools/shoal
+source "$ROOT/examples/lib.sh"
+use_shoal
 export PYTHONPATH=$ROOT/python${PYTHONPATH:+:$PYTHONPATH} PYTHONDONTWRITEBYTECODE=1
 
 WORK=$(mktemp -d /tmp/shoal-pytorch-XXXXXX)
 export SHOAL_RUN_DIR=$WORK/run  # mount state of its own, not /run/shoal
 BUCKET=$WORK/bucket MNT=$WORK/mnt CKPT=$WORK/ckpt
 WRITER_PID=
-cleanup() {
-  [[ -n $WRITER_PID ]] && kill "$WRITER_PID" 2>/dev/null && { wait "$WRITER_PID" || true; }
-  if grep -q " $MNT " /proc/mounts; then "$SHOAL" umount --lazy "$MNT" >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap example_cleanup EXIT
 mkdir -p "$BUCKET/data" "$BUCKET/run1" "$MNT" "$CKPT"
 
 echo "example: an MNIST-like data set of 2,000 images in 10 classes"

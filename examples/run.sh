@@ -14,24 +14,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STEPS=20
 [[ ${1:-} == --steps ]] && STEPS=$2
 
-if [[ -z ${SHOAL_BUILD:-} ]]; then
-  "$ROOT/scripts/setup" >/dev/null
-  SHOAL_BUILD=$ROOT/build/demo
-  cmake -S "$ROOT" -B "$SHOAL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOAL_TESTS=OFF >/dev/null
-  cmake --build "$SHOAL_BUILD" --target shoal shoald -j "$(nproc)" >/dev/null
-fi
-SHOAL=$SHOAL_BUILD/tools/shoal
+source "$ROOT/examples/lib.sh"
+use_shoal
 
 WORK=$(mktemp -d /tmp/shoal-example-XXXXXX)
 export SHOAL_RUN_DIR=$WORK/run  # mount state of its own, not /run/shoal
 DATA=$WORK/dataset BUCKET=$WORK/bucket MNT=$WORK/mnt CKPT=$WORK/ckpt LOGS=$WORK/logs
 WRITER_PID=
-cleanup() {
-  [[ -n $WRITER_PID ]] && kill "$WRITER_PID" 2>/dev/null && { wait "$WRITER_PID" || true; }
-  if grep -q " $MNT " /proc/mounts; then "$SHOAL" umount --lazy "$MNT" >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap example_cleanup EXIT
 mkdir -p "$DATA" "$BUCKET/run1" "$MNT" "$CKPT" "$LOGS"
 
 echo "example: a data set of 200 files in 10 classes"
