@@ -2,6 +2,8 @@
 
 #include "common/toml_config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -75,6 +77,7 @@ Status apply_setting(std::string_view key, const toml::node& v, std::string_view
   if (key == "connect_timeout_ms") return read_positive(v, where, s.connect_timeout_ms);
   if (key == "request_timeout_ms") return read_positive(v, where, s.request_timeout_ms);
   if (key == "verify_tls") return read_bool(v, where, s.verify_tls);
+  if (key == "ca_file") return read_string(v, where, s.ca_file);
   return config_error(where, "unknown setting");
 }
 
@@ -263,6 +266,11 @@ Result<StoreConfig> resolve_store_config(ObjectUri::Scheme scheme, const StoreFl
   StoreConfig c;
   apply_tuning(file, c);
   if (scheme == ObjectUri::Scheme::kFile) return c;  // a local tree needs no location or keys
+  // A private CA (an on-premise store): the config's file, else the variable the AWS tools read.
+  if (file.ca_file) c.ca_file = *file.ca_file;
+  else if (auto bundle = env("AWS_CA_BUNDLE"); bundle && !bundle->empty()) c.ca_file = *bundle;
+  if (!c.ca_file.empty() && ::access(c.ca_file.c_str(), R_OK) != 0)
+    return errno_error("the CA file " + c.ca_file + " (ca_file or AWS_CA_BUNDLE)", errno);
   c.addressing = flags.addressing.value_or(file.addressing.value_or(c.addressing));
   if (flags.oss_v1) c.oss_signature = StoreConfig::OssSignature::kV1;
   else c.oss_signature = file.signature.value_or(c.oss_signature);

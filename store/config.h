@@ -19,7 +19,8 @@
 //   access_key_id_env, secret_env, session_token_env   # names of variables holding them
 //   retries = 5                     # attempts, including the first
 //   retry_base_ms, retry_cap_ms, connections, connect_timeout_ms, request_timeout_ms
-//   verify_tls = true
+//   verify_tls = true               # false: no certificate check at all (logged loudly)
+//   ca_file = "/etc/pki/private-ca.pem"   # CAs to trust besides the system's; else AWS_CA_BUNDLE
 #pragma once
 
 #include <cstdint>
@@ -65,6 +66,7 @@ struct StoreFileSettings {
   std::optional<int64_t> connect_timeout_ms;
   std::optional<int64_t> request_timeout_ms;
   std::optional<bool> verify_tls;
+  std::optional<std::string> ca_file;
 };
 
 // Reads [store] and the scheme's [store.<scheme>] table; other tables are left to their

@@ -41,6 +41,7 @@ struct StoreConfig {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{60000};  // no progress for this long = timeout
   bool verify_tls = true;
+  std::string ca_file;  // PEM CAs trusted besides the system's (private clouds); empty: none
   // The time requests are signed with; empty: the system clock. Tests set it to prove a
   // server refuses a request signed outside its allowed clock skew.
   std::function<std::chrono::system_clock::time_point()> signing_clock;

@@ -48,6 +48,13 @@ ErrorKind transport_kind(CURLcode code) {
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL: return ErrorKind::kInvalidArgument;
     case CURLE_OUT_OF_MEMORY: return ErrorKind::kInternal;
+    // A certificate the client does not trust stays untrusted however often it is tried: a
+    // configuration to fix (see tls_advice), not a transient network error to retry.
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return ErrorKind::kAccessDenied;
     default: return ErrorKind::kNetwork;
   }
 }
@@ -60,6 +67,7 @@ HttpClientOptions HttpClientOptions::from(const StoreConfig& config) {
   o.connect_timeout = config.connect_timeout;
   o.stall_timeout = config.request_timeout;
   o.verify_tls = config.verify_tls;
+  o.ca_file = config.ca_file;
   return o;
 }
 
@@ -100,6 +108,10 @@ struct HttpClient::Transfer {
     if (body_error) return std::move(*body_error);
     std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
     if (code == CURLE_PARTIAL_FILE) detail = "response body truncated (" + detail + ")";
+    if (transport_kind(code) == ErrorKind::kAccessDenied)
+      detail = "TLS: " + detail +
+               " — if the store uses a private CA, give it as [store] ca_file or in "
+               "AWS_CA_BUNDLE (verify_tls = false turns checking off, for test servers only)";
     return Error(transport_kind(code), what + ": " + detail);
   }
 
@@ -333,6 +345,7 @@ Result<std::unique_ptr<HttpClient::Transfer>> HttpClient::prepare(HttpRequest re
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max<int64_t>(1, stall_s)));
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());

@@ -35,6 +35,7 @@ struct HttpClientOptions {
   // A transfer that moves no byte for this long fails with kTimeout (whole seconds, at least 1).
   std::chrono::milliseconds stall_timeout{60000};
   bool verify_tls = true;
+  std::string ca_file;  // CURLOPT_CAINFO when set
 
   static HttpClientOptions from(const StoreConfig& config);
 };
