@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <span>
 #include <string>
@@ -48,6 +49,12 @@ inline void walk_erofs(std::span<const uint8_t> metadata) {
       // must land on the same entry, unless a directory on the way fails its own checks.
       if (path.find('\0') == std::string::npos && p.path.empty()) {
         auto found = reader->lookup(path);
+        if (!found.ok() || found->nid != e.nid) {
+          std::fprintf(stderr, "listed '%s' (nid %llu), lookup: %s\n", path.c_str(),
+                       static_cast<unsigned long long>(e.nid),
+                       found.ok() ? ("nid " + std::to_string(found->nid)).c_str()
+                                  : found.error().describe().c_str());
+        }
         FUZZ_CHECK(found.ok() && found->nid == e.nid);
       }
       if (child->is_directory()) todo.push_back({*child, path});

@@ -333,7 +333,8 @@ SplitVirtqueue::Features VhostUserBlk::Connection::ring_features() const {
 
 Status VhostUserBlk::Connection::set_mem_table(std::span<const uint8_t> payload) {
   SHOAL_ASSIGN(auto head, payload_as<vhost::MemoryHeader>(payload, "SET_MEM_TABLE"));
-  if (head.nregions > kMaxFdsPerMessage ||
+  // An empty table is refused here: the copy below must not see a zero-length vector.
+  if (head.nregions == 0 || head.nregions > kMaxFdsPerMessage ||
       payload.size() < sizeof(head) + head.nregions * sizeof(vhost::MemoryRegion)) {
     return protocol_error("SET_MEM_TABLE with " + std::to_string(head.nregions) +
                           " regions in a payload of " + std::to_string(payload.size()) + " bytes");

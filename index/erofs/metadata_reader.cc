@@ -61,8 +61,14 @@ Result<MetadataReader> MetadataReader::open(std::span<const uint8_t> metadata) {
 }
 
 Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
-  uint64_t offset = uint64_t{super_block_.meta_blkaddr} * kBlockSize + nid * kInodeSlotSize;
-  if (offset + sizeof(CompactInode) > metadata_.size()) {
+  // nid comes from a dirent (64 bits): nid * 32 may wrap, and so may the offset plus an
+  // inode's size, so both are checked by division and subtraction.
+  uint64_t table = uint64_t{super_block_.meta_blkaddr} * kBlockSize;
+  if (table > metadata_.size() || nid > (metadata_.size() - table) / kInodeSlotSize) {
+    return corrupt("inode" + at_nid(nid) + " lies past the metadata");
+  }
+  uint64_t offset = table + nid * kInodeSlotSize;
+  if (metadata_.size() - offset < sizeof(CompactInode)) {
     return corrupt("inode" + at_nid(nid) + " lies past the metadata");
   }
   auto format = load<uint16_t>(metadata_.data() + offset);
@@ -72,7 +78,7 @@ Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
   }
   InodeInfo info;
   if ((format >> kInodeVersionBit & 1) == kInodeLayoutExtended) {
-    if (offset + sizeof(ExtendedInode) > metadata_.size()) {
+    if (metadata_.size() - offset < sizeof(ExtendedInode)) {
       return corrupt("extended inode" + at_nid(nid) + " lies past the metadata");
     }
     info = from_extended(load<ExtendedInode>(metadata_.data() + offset));
@@ -85,9 +91,15 @@ Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
 
 Result<std::span<const uint8_t>> MetadataReader::directory_block(const InodeInfo& dir,
                                                                   uint64_t index) const {
+  // A corrupt size gives block indices far past the region: refused before they are scaled.
+  uint64_t region_blocks = metadata_.size() / kBlockSize;
+  if (index > region_blocks || dir.start_block > region_blocks - index) {
+    return corrupt("directory block " + std::to_string(index) + at_nid(dir.nid) +
+                   " lies past the metadata");
+  }
   uint64_t start = (uint64_t{dir.start_block} + index) * kBlockSize;
   uint64_t length = std::min<uint64_t>(kBlockSize, dir.size - index * kBlockSize);
-  if (start + length > metadata_.size()) {
+  if (metadata_.size() - start < length) {
     return corrupt("directory block " + std::to_string(index) + at_nid(dir.nid) +
                    " lies past the metadata");
   }
@@ -124,6 +136,11 @@ Result<std::vector<DirectoryEntry>> MetadataReader::parse_block(const InodeInfo&
       return corrupt(where + ": bad name bounds of entry " + std::to_string(i));
     }
     std::string_view name(reinterpret_cast<const char*>(block.data()) + begin, end - begin);
+    // A name with '/' or NUL could never be looked up, and would show as a path elsewhere.
+    if (name != "." && name != "..") {
+      if (std::string_view reason = invalid_name_reason(name); !reason.empty())
+        return corrupt(where + ": entry " + std::to_string(i) + ": " + std::string(reason));
+    }
     entries.push_back({name, dirent.nid, dirent.file_type});
   }
   return entries;

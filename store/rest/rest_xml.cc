@@ -151,6 +151,12 @@ std::optional<int64_t> parse_iso8601_ns(std::string_view text) {
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
     return std::nullopt;
+  // sscanf takes signs and timegm normalizes anything, so a hostile or broken answer could give
+  // a year whose nanoseconds overflow int64 (years 1678-2261 fit).
+  if (tm.tm_year < 1678 || tm.tm_year > 2261 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+      tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+      tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+    return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   int64_t nanos = 0;

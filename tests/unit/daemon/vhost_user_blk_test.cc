@@ -478,7 +478,8 @@ class VhostUserTest : public ::testing::Test {
     std::vector<uint8_t> payload(sizeof(vhost::MemoryHeader) + regions.size() * 32);
     vhost::MemoryHeader h{static_cast<uint32_t>(regions.size()), 0};
     std::memcpy(payload.data(), &h, sizeof(h));
-    std::memcpy(payload.data() + sizeof(h), regions.data(), regions.size() * 32);
+    if (!regions.empty())
+      std::memcpy(payload.data() + sizeof(h), regions.data(), regions.size() * 32);
     send(vhost::kSetMemTable, payload.data(), payload.size(), std::move(fds), flags);
   }
   vhost::MemoryRegion whole_ram() const {
@@ -640,6 +641,11 @@ TEST_F(VhostUserTest, BadMemoryTablesAreNacked) {
 
   set_mem_table({half, overlapping}, {memfd_}, ack);
   EXPECT_NE(reply_u64(vhost::kSetMemTable), 0u) << "fewer fds than regions";
+
+  // Found by fuzzing (fuzz/corpus/vhost_user_fuzz/regression-empty-mem-table): a table of no
+  // regions reached a copy into an empty vector (undefined behaviour) before being refused.
+  set_mem_table({}, {}, ack);
+  EXPECT_NE(reply_u64(vhost::kSetMemTable), 0u) << "no regions";
 
   set_mem_table({whole_ram()}, {memfd_}, ack);
   EXPECT_EQ(reply_u64(vhost::kSetMemTable), 0u) << "a good table after the bad ones";
