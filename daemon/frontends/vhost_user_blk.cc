@@ -114,6 +114,7 @@ class VhostUserBlk::Connection : public std::enable_shared_from_this<Connection>
   SplitVirtqueue::Features ring_features() const;
   void maybe_start(size_t index);
   void watch_kick(size_t index);
+  void process_ring(size_t index);
   void stop_ring(size_t index, std::function<void()> then);
   void call_driver(size_t index);
   void reset();
@@ -487,7 +488,17 @@ void VhostUserBlk::Connection::maybe_start(size_t index) {
         if (auto self = weak.lock()) self->call_driver(index);
       });
   watch_kick(index);
-  ring.queue->process();  // requests made available before the kick fd arrived
+  process_ring(index);  // requests made available before the kick fd arrived
+}
+
+void VhostUserBlk::Connection::process_ring(size_t index) {
+  Ring& ring = rings_[index];
+  if (!ring.queue || !ring.queue->process()) return;
+  // More than a ring's worth in one go: the rest in a later turn, after other work.
+  std::weak_ptr<Connection> weak = weak_from_this();
+  owner_.reactor_.post([weak, index] {
+    if (auto self = weak.lock(); self && !self->closed_) self->process_ring(index);
+  });
 }
 
 void VhostUserBlk::Connection::watch_kick(size_t index) {
@@ -498,7 +509,7 @@ void VhostUserBlk::Connection::watch_kick(size_t index) {
     Ring& ring = self->rings_[index];
     uint64_t count;
     if (::read(ring.kick, &count, sizeof(count)) < 0 && errno != EAGAIN) return;
-    if (ring.queue) ring.queue->process();
+    self->process_ring(index);
   });
 }
 

@@ -106,12 +106,14 @@ VirtioBlkQueue::~VirtioBlkQueue() {
   state_->drained = nullptr;
 }
 
-void VirtioBlkQueue::process() {
-  while (!state_->stopped) {
+bool VirtioBlkQueue::process() {
+  for (uint32_t served = 0; !state_->stopped; ++served) {
+    if (served == state_->queue.size()) return true;
     std::optional<uint16_t> head = state_->queue.pop_available();
-    if (!head) return;
+    if (!head) return false;
     serve(*head);
   }
+  return false;
 }
 
 void VirtioBlkQueue::serve(uint16_t head) {

@@ -206,6 +206,20 @@ TEST_F(VirtioBlkQueueTest, ManyRequestsAtOnce) {
   }
 }
 
+// Found by fuzzing (fuzz/corpus/virtqueue_fuzz/regression-ring-refilled-while-served): a
+// ring that kept being refilled while it was served held the loop in one process() call.
+TEST_F(VirtioBlkQueueTest, OneCallServesAtMostOneRingsWorth) {
+  make_queue();
+  uint16_t head = driver_.request(0, kTypeOut, 0, kDataOff, 512, false);
+  for (int i = 0; i < 3 * kQueueSize; ++i) driver_.make_available(head);
+  for (int ring = 1; ring <= 3; ++ring) {
+    EXPECT_TRUE(queue_->process()) << ring;
+    EXPECT_EQ(driver_.used_idx(), ring * kQueueSize);
+  }
+  EXPECT_FALSE(queue_->process());
+  EXPECT_EQ(driver_.used_idx(), 3 * kQueueSize);
+}
+
 TEST_F(VirtioBlkQueueTest, WriteIsIoErrorAndNothingIsRead) {
   make_queue();
   driver_.make_available(driver_.request(0, kTypeOut, 0, kDataOff, 4096, false));
