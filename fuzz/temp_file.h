@@ -10,25 +10,29 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 namespace shoal::fuzz {
 
 inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the exit handler below runs after static destructors would have.
+  static const std::string* dir = [] {
     std::string pattern = access("/dev/shm", W_OK) == 0 ? "/dev/shm/shoal-fuzz-XXXXXX"
                                                         : "/tmp/shoal-fuzz-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
       std::perror("mkdtemp");
       std::abort();
     }
-    std::string made = pattern;
-    // Removed at exit only when empty: a crash leaves the input that caused it behind, which
-    // the artifact file holds anyway.
-    std::atexit([] { rmdir(scratch_dir().c_str()); });
-    return made;
+    // Removed at a normal exit; after a crash the input is in libFuzzer's artifact file anyway.
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch_dir(), ignored);
+    });
+    return new std::string(pattern);
   }();
-  return dir;
+  return *dir;
 }
 
 // Replaces `path` with exactly these bytes.

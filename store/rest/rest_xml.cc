@@ -41,11 +41,18 @@ std::string text_of(pugi::xml_node node, const char* child) {
 
 bool is_true(pugi::xml_node node, const char* child) { return text_of(node, child) == "true"; }
 
+// A bad escape in an answer is the service's fault, like any other unreadable answer.
+Result<std::string> decode_listed(const std::string& text) {
+  auto decoded = uri_decode(text, /*plus_as_space=*/true);
+  if (!decoded.ok()) return unreadable("ListObjectsV2", decoded.error().message);
+  return decoded;
+}
+
 Result<ObjectInfo> parse_contents(pugi::xml_node c, bool url_encoded) {
   ObjectInfo info;
   info.key = text_of(c, "Key");
   if (url_encoded) {
-    SHOAL_ASSIGN(info.key, uri_decode(info.key, /*plus_as_space=*/true));
+    SHOAL_ASSIGN(info.key, decode_listed(info.key));
   }
   auto size = parse_number<uint64_t>(text_of(c, "Size"));
   if (!size) return unreadable("ListObjectsV2", "bad <Size> for key " + info.key);
@@ -78,7 +85,7 @@ Result<ListPage> parse_list_objects_v2(std::string_view xml) {
   for (pugi::xml_node p : root.children("CommonPrefixes")) {
     std::string prefix = text_of(p, "Prefix");
     if (url_encoded) {
-      SHOAL_ASSIGN(prefix, uri_decode(prefix, /*plus_as_space=*/true));
+      SHOAL_ASSIGN(prefix, decode_listed(prefix));
     }
     page.common_prefixes.push_back(std::move(prefix));
   }

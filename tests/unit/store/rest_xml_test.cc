@@ -71,7 +71,15 @@ TEST(RestXml, ListPageRejectsWhatItCannotTrust) {
   auto bad_escape = parse_list_objects_v2(
       "<ListBucketResult><EncodingType>url</EncodingType>"
       "<Contents><Key>k%zz</Key><Size>1</Size></Contents></ListBucketResult>");
-  EXPECT_FALSE(bad_escape.ok());
+  ASSERT_FALSE(bad_escape.ok());
+  // Found by fuzzing (fuzz/corpus/rest_xml_fuzz/regression-bad-escape-is-server-error): the
+  // decoder's kInvalidArgument leaked out, as if the caller's input were wrong.
+  EXPECT_EQ(bad_escape.error().kind, ErrorKind::kServer);
+  auto bad_prefix = parse_list_objects_v2(
+      "<ListBucketResult><EncodingType>url</EncodingType>"
+      "<CommonPrefixes><Prefix>d%</Prefix></CommonPrefixes></ListBucketResult>");
+  ASSERT_FALSE(bad_prefix.ok());
+  EXPECT_EQ(bad_prefix.error().kind, ErrorKind::kServer);
 
   auto not_xml = parse_list_objects_v2("<html>oops");
   ASSERT_FALSE(not_xml.ok());
