@@ -402,6 +402,11 @@ void text_seeds(const fs::path& source) {
        "[[append]]\nfile = \"/logs/train.log\"\nkey = \"logs/train.log\"\nroll_size = \"64MiB\"\n"
        "[store]\nregion = \"us-east-1\"\n");
 
+  seed("store_uri_fuzz", "oss", "oss://bucket/run1/");
+  seed("store_uri_fuzz", "s3", "s3://b/a%20b+c/");
+  seed("store_uri_fuzz", "file", "file:///data/set/");
+  seed("store_uri_fuzz", "endpoint", "https://oss-cn-hangzhou.aliyuncs.com:443/");
+
   auto xml = [](char which, const std::string& body) { return std::string(1, which) + body; };
   seed("rest_xml_fuzz", "list", xml(0,
        "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
