@@ -383,6 +383,16 @@ void control_seeds() {
        encode_control_reply(ControlReply::document("# HELP x\nx 1\n")));
 }
 
+// What clients send the control server: a command with arguments, one with a body, one whose
+// answer is a document, an unknown one, a request cut off before its newline.
+void control_server_seeds() {
+  seed("control_server_fuzz", "status", encode_control_line({"status", "a b", ""}));
+  seed("control_server_fuzz", "hints", encode_control_line({"hints"}) + "/a\n/b c\n");
+  seed("control_server_fuzz", "stats", encode_control_line({"stats"}) + "ignored");
+  seed("control_server_fuzz", "unknown", encode_control_line({"frobnicate", "%"}));
+  seed("control_server_fuzz", "cut_off", "status");
+}
+
 void text_seeds(const fs::path& source) {
   seed("manifest_fuzz", "header",
        "key,size,etag,mtime\n"
@@ -451,6 +461,7 @@ int main(int argc, char** argv) {
   virtqueue_seeds();
   vhost_user_seeds();
   control_seeds();
+  control_server_seeds();
   text_seeds(argv[2]);
   fs::remove_all(tmp);
   return 0;
