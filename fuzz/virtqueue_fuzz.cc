@@ -120,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // (a ring whose serving refills it says so for ever; the bound stands in for the loop's
     // other work). Then a second kick.
     for (int kick = 0; kick < 2; ++kick) {
-      for (int turn = 0; turn < 8 && blk.process(); ++turn)
+      for (int turn = 0; turn < 2 && blk.process(); ++turn)
         loop->run_once(std::chrono::milliseconds(0));
       for (int i = 0; i < 4; ++i) loop->run_once(std::chrono::milliseconds(0));
     }

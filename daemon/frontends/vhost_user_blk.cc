@@ -494,7 +494,7 @@ void VhostUserBlk::Connection::maybe_start(size_t index) {
 void VhostUserBlk::Connection::process_ring(size_t index) {
   Ring& ring = rings_[index];
   if (!ring.queue || !ring.queue->process()) return;
-  // More than a ring's worth in one go: the rest in a later turn, after other work.
+  // More than process() serves in one go: the rest in a later turn, after other work.
   std::weak_ptr<Connection> weak = weak_from_this();
   owner_.reactor_.post([weak, index] {
     if (auto self = weak.lock(); self && !self->closed_) self->process_ring(index);

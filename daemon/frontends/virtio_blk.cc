@@ -107,8 +107,9 @@ VirtioBlkQueue::~VirtioBlkQueue() {
 }
 
 bool VirtioBlkQueue::process() {
+  const uint32_t bound = std::min<uint32_t>(kMaxPerCall, state_->queue.size());
   for (uint32_t served = 0; !state_->stopped; ++served) {
-    if (served == state_->queue.size()) return true;
+    if (served == bound) return true;
     std::optional<uint16_t> head = state_->queue.pop_available();
     if (!head) return false;
     serve(*head);

@@ -352,6 +352,32 @@ TEST_F(VirtioBlkQueueTest, BadIndirectTablesAreRefused) {
   EXPECT_EQ(device_.reads, 0);
 }
 
+// Found by fuzzing (a 2048-entry ring of 32768-entry indirect tables cost minutes per kick):
+// a chain, indirect descriptors included, has at most kMaxChainDescriptors.
+TEST_F(VirtioBlkQueueTest, ChainsLongerThanTheLimitAreRefused) {
+  make_queue({.event_idx = false, .indirect = true});
+  driver_.header(0, kTypeIn, 0);
+  auto indirect_chain = [&](uint32_t descriptors) {
+    uint32_t data = descriptors - 2;
+    driver_.put_desc(kIndirectOff, 0, Driver::gpa(kHeaderOff), 16, kNext, 1);
+    for (uint32_t i = 1; i <= data; ++i) {
+      driver_.put_desc(kIndirectOff, static_cast<uint16_t>(i), Driver::gpa(kDataOff + 256 * i),
+                       256, kNext | kWrite, static_cast<uint16_t>(i + 1));
+    }
+    driver_.put_desc(kIndirectOff, static_cast<uint16_t>(data + 1), Driver::gpa(kStatusOff), 1,
+                     kWrite);
+    driver_.desc(0, Driver::gpa(kIndirectOff), 16 * descriptors, kIndirect);
+    driver_.make_available(0);
+  };
+  indirect_chain(SplitVirtqueue::kMaxChainDescriptors);
+  serve(1);
+  EXPECT_EQ(driver_.status(0), VIRTIO_BLK_S_OK);
+  EXPECT_EQ(queue_->refused_chains(), 0u);
+  indirect_chain(SplitVirtqueue::kMaxChainDescriptors + 1);
+  serve(2);
+  EXPECT_EQ(queue_->refused_chains(), 1u);
+}
+
 TEST_F(VirtioBlkQueueTest, IndirectWithoutNegotiationIsRefused) {
   make_queue();
   driver_.put_desc(kIndirectOff, 0, Driver::gpa(kHeaderOff), 16, 0);
