@@ -1,7 +1,7 @@
 // The control server (common/control.h) on a real Unix socket: the input is everything one
 // client sends before shutting down its side. Small limits, so that the line and body limits
-// are reached too. Whatever was sent (but nothing at all), the server must answer with a reply in the wire format
-// (decode_control_reply accepts it) and close the connection.
+// are reached too. Whatever was sent (unless nothing at all), the server must answer with a
+// reply in the wire format (decode_control_reply accepts it) and close the connection.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>

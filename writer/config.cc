@@ -113,7 +113,10 @@ std::string regex_limit_violation(std::string_view pattern) {
     for (int part = 0; part < 2 && j < pattern.size(); ++part) {
       size_t n = digits_at(j);
       if (n > kMaxDigits) return "has a repetition count over 4 digits";
-      if (n > 0) largest = std::max<uint64_t>(largest, std::stoull(std::string(pattern.substr(j, n))));
+      if (n > 0) {
+        uint64_t count = std::stoull(std::string(pattern.substr(j, n)));
+        largest = std::max(largest, count);
+      }
       j += n;
       if (j >= pattern.size() || pattern[j] != ',') break;
       ++j;

@@ -399,7 +399,8 @@ void text_seeds(const fs::path& source) {
        "train/a.jpg,1234,\"\"\"5d41\"\"\",2026-01-02T03:04:05.000Z\r\n"
        "\"with,comma\",0,e,2026-01-02T03:04:05+08:00\n\n"
        "\"multi\nline\",7,\"x\",2026-01-02T03:04:05.123456789Z\n");
-  seed("manifest_fuzz", "bare", "a,1,e,2026-01-02T03:04:05Z\nb,x,e,2026\nc,2,f,1970-01-01T00:00:00Z\n");
+  seed("manifest_fuzz", "bare",
+       "a,1,e,2026-01-02T03:04:05Z\nb,x,e,2026\nc,2,f,1970-01-01T00:00:00Z\n");
   seed("manifest_fuzz", "reordered", "mtime,etag,extra,size,key\n2026-01-02T03:04:05Z,e,z,5,k\n");
 
   for (const char* name : {"backtest.toml", "demo.toml", "training.toml"})
