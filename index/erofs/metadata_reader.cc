@@ -11,6 +11,9 @@ Error corrupt(std::string message) { return Error(ErrorKind::kCorrupt, std::move
 
 std::string at_nid(uint64_t nid) { return " (nid " + std::to_string(nid) + ")"; }
 
+// Without the usual "+ 4095": a corrupt size near 2^64 would wrap to zero blocks.
+uint64_t blocks_of(uint64_t bytes) { return bytes / kBlockSize + (bytes % kBlockSize != 0); }
+
 template <class T>
 T load(const uint8_t* at) {
   T value;
@@ -149,7 +152,7 @@ Result<std::vector<DirectoryEntry>> MetadataReader::parse_block(const InodeInfo&
 Result<std::vector<DirectoryEntry>> MetadataReader::list(const InodeInfo& directory) const {
   if (!directory.is_directory()) return corrupt("inode" + at_nid(directory.nid) + " is no dir");
   std::vector<DirectoryEntry> all;
-  uint64_t blocks = (directory.size + kBlockSize - 1) / kBlockSize;
+  uint64_t blocks = blocks_of(directory.size);
   for (uint64_t b = 0; b < blocks; ++b) {
     SHOAL_ASSIGN(std::vector<DirectoryEntry> entries, parse_block(directory, b));
     for (const DirectoryEntry& e : entries) {
@@ -164,7 +167,7 @@ Result<std::vector<DirectoryEntry>> MetadataReader::list(const InodeInfo& direct
 }
 
 Result<InodeInfo> MetadataReader::find_in(const InodeInfo& dir, std::string_view name) const {
-  uint64_t blocks = (dir.size + kBlockSize - 1) / kBlockSize;
+  uint64_t blocks = blocks_of(dir.size);
   // The last block whose first name is <= name holds it, if any does.
   uint64_t low = 0, high = blocks;
   while (high - low > 1) {
