@@ -352,7 +352,7 @@ TEST_F(VirtioBlkQueueTest, BadIndirectTablesAreRefused) {
   EXPECT_EQ(device_.reads, 0);
 }
 
-// Found by fuzzing (a 2048-entry ring of 32768-entry indirect tables cost minutes per kick):
+// Found by fuzzing (a 2048-entry ring of 32768-entry indirect tables cost seconds per kick):
 // a chain, indirect descriptors included, has at most kMaxChainDescriptors.
 TEST_F(VirtioBlkQueueTest, ChainsLongerThanTheLimitAreRefused) {
   make_queue({.event_idx = false, .indirect = true});
