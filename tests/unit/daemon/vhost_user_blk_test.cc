@@ -352,8 +352,9 @@ TEST_F(VirtioBlkQueueTest, BadIndirectTablesAreRefused) {
   EXPECT_EQ(device_.reads, 0);
 }
 
-// Found by fuzzing (a 2048-entry ring of 32768-entry indirect tables cost seconds per kick):
-// a chain, indirect descriptors included, has at most kMaxChainDescriptors.
+// Found by fuzzing (fuzz/corpus/virtqueue_fuzz/regression-long-indirect-chains: a 2048-entry
+// ring of 32768-entry indirect tables cost seconds per kick): a chain, an indirect table's
+// descriptors included, has at most kMaxChainDescriptors.
 TEST_F(VirtioBlkQueueTest, ChainsLongerThanTheLimitAreRefused) {
   make_queue({.event_idx = false, .indirect = true});
   driver_.header(0, kTypeIn, 0);
