@@ -114,8 +114,9 @@ class IndexFile {
   std::string_view etag(const ObjectRecord& object) const;
   // The extent holding device block `block`, or nullptr for metadata, holes and past the end.
   const Extent* find_extent(uint64_t block) const;
+  // Without the usual "+ 4095": a corrupt size near 2^64 would wrap to zero blocks.
   uint64_t blocks_of(const ObjectRecord& object) const {
-    return (object.size + kBlockSize - 1) / kBlockSize;
+    return object.size / kBlockSize + (object.size % kBlockSize != 0);
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include "common/toml_config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <regex>
@@ -83,6 +84,52 @@ Result<std::vector<std::string>> read_paths(const toml::node& v, const std::stri
   return out;
 }
 
+// libstdc++'s std::regex reads a repetition count or back-reference number into a long with
+// no overflow check (undefined behaviour, found by fuzzing), and compiles "x{n}" as n copies
+// of x, so nested counts multiply the compiled size. Patterns are therefore kept within
+// limits no generation pattern comes near. Returns why a pattern is refused, or "".
+std::string regex_limit_violation(std::string_view pattern) {
+  constexpr size_t kMaxLength = 256;
+  constexpr size_t kMaxDigits = 4;
+  constexpr uint64_t kMaxRepetitionProduct = 1000;
+  if (pattern.size() > kMaxLength)
+    return "is longer than " + std::to_string(kMaxLength) + " bytes";
+  auto digits_at = [&](size_t i) {
+    size_t n = 0;
+    while (i + n < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[i + n]))) ++n;
+    return n;
+  };
+  uint64_t product = 1;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (digits_at(i + 1) > kMaxDigits) return "has a back-reference number over 4 digits";
+      ++i;
+      continue;
+    }
+    if (pattern[i] != '{') continue;
+    // {n}, {n,} or {n,m}: the largest count bounds how often the repeated part is copied.
+    uint64_t largest = 0;
+    size_t j = i + 1;
+    for (int part = 0; part < 2 && j < pattern.size(); ++part) {
+      size_t n = digits_at(j);
+      if (n > kMaxDigits) return "has a repetition count over 4 digits";
+      if (n > 0) {
+        uint64_t count = std::stoull(std::string(pattern.substr(j, n)));
+        largest = std::max(largest, count);
+      }
+      j += n;
+      if (j >= pattern.size() || pattern[j] != ',') break;
+      ++j;
+    }
+    product *= std::max<uint64_t>(largest, 1);
+    if (product > kMaxRepetitionProduct) {
+      return "repeats too much: its repetition counts multiply to more than " +
+             std::to_string(kMaxRepetitionProduct);
+    }
+  }
+  return "";
+}
+
 Result<RetentionConfig> read_retention(const toml::node& v, const Where& where) {
   const auto* table = v.as_table();
   if (table == nullptr) return config_error(where.at("retention"), "must be a table");
@@ -102,6 +149,8 @@ Result<RetentionConfig> read_retention(const toml::node& v, const Where& where) 
     }
   }
   if (!has_pattern) return config_error(in.at("pattern"), "is required");
+  if (std::string why = regex_limit_violation(r.pattern); !why.empty())
+    return config_error(in.at("pattern"), why);
   try {
     std::regex re(r.pattern);
     if (re.mark_count() != 1)

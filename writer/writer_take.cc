@@ -206,7 +206,10 @@ void Writer::request_rescan() {
 void Writer::rescan_next() {
   rescanning_ = false;
   while (!rescan_queue_.empty() && !stats_.spool_full) {
-    auto [root, path] = rescan_queue_.front();
+    // Not a structured binding: the callback below captures both, which clang before 16
+    // refuses for bindings.
+    std::string root = std::move(rescan_queue_.front().first);
+    std::string path = std::move(rescan_queue_.front().second);
     rescan_queue_.pop_front();
     auto identity = identify_file(path);
     if (!identity.ok()) continue;  // gone since the listing

@@ -114,6 +114,7 @@ class VhostUserBlk::Connection : public std::enable_shared_from_this<Connection>
   SplitVirtqueue::Features ring_features() const;
   void maybe_start(size_t index);
   void watch_kick(size_t index);
+  void process_ring(size_t index);
   void stop_ring(size_t index, std::function<void()> then);
   void call_driver(size_t index);
   void reset();
@@ -333,7 +334,8 @@ SplitVirtqueue::Features VhostUserBlk::Connection::ring_features() const {
 
 Status VhostUserBlk::Connection::set_mem_table(std::span<const uint8_t> payload) {
   SHOAL_ASSIGN(auto head, payload_as<vhost::MemoryHeader>(payload, "SET_MEM_TABLE"));
-  if (head.nregions > kMaxFdsPerMessage ||
+  // An empty table is refused here: the copy below must not see a zero-length vector.
+  if (head.nregions == 0 || head.nregions > kMaxFdsPerMessage ||
       payload.size() < sizeof(head) + head.nregions * sizeof(vhost::MemoryRegion)) {
     return protocol_error("SET_MEM_TABLE with " + std::to_string(head.nregions) +
                           " regions in a payload of " + std::to_string(payload.size()) + " bytes");
@@ -486,7 +488,17 @@ void VhostUserBlk::Connection::maybe_start(size_t index) {
         if (auto self = weak.lock()) self->call_driver(index);
       });
   watch_kick(index);
-  ring.queue->process();  // requests made available before the kick fd arrived
+  process_ring(index);  // requests made available before the kick fd arrived
+}
+
+void VhostUserBlk::Connection::process_ring(size_t index) {
+  Ring& ring = rings_[index];
+  if (!ring.queue || !ring.queue->process()) return;
+  // More than process() serves in one go: the rest in a later turn, after other work.
+  std::weak_ptr<Connection> weak = weak_from_this();
+  owner_.reactor_.post([weak, index] {
+    if (auto self = weak.lock(); self && !self->closed_) self->process_ring(index);
+  });
 }
 
 void VhostUserBlk::Connection::watch_kick(size_t index) {
@@ -497,7 +509,7 @@ void VhostUserBlk::Connection::watch_kick(size_t index) {
     Ring& ring = self->rings_[index];
     uint64_t count;
     if (::read(ring.kick, &count, sizeof(count)) < 0 && errno != EAGAIN) return;
-    if (ring.queue) ring.queue->process();
+    self->process_ring(index);
   });
 }
 

@@ -106,12 +106,15 @@ VirtioBlkQueue::~VirtioBlkQueue() {
   state_->drained = nullptr;
 }
 
-void VirtioBlkQueue::process() {
-  while (!state_->stopped) {
+bool VirtioBlkQueue::process() {
+  const uint32_t bound = std::min<uint32_t>(kMaxPerCall, state_->queue.size());
+  for (uint32_t served = 0; !state_->stopped; ++served) {
+    if (served == bound) return true;
     std::optional<uint16_t> head = state_->queue.pop_available();
-    if (!head) return;
+    if (!head) return false;
     serve(*head);
   }
+  return false;
 }
 
 void VirtioBlkQueue::serve(uint16_t head) {

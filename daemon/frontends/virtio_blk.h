@@ -41,8 +41,12 @@ class VirtioBlkQueue {
   VirtioBlkQueue(const VirtioBlkQueue&) = delete;
   VirtioBlkQueue& operator=(const VirtioBlkQueue&) = delete;
 
-  // Serves every request the driver has made available (on each kick).
-  void process();
+  // Serves the requests the driver has made available (on each kick), at most kMaxPerCall per
+  // call: the guest may refill the ring while it is served, or place buffers so that serving
+  // writes the ring itself, and must not hold the loop for ever. True when it stopped at that
+  // bound: the caller calls again from a later loop turn.
+  static constexpr uint32_t kMaxPerCall = 256;
+  bool process();
   // Takes no more requests; `drained` runs (on the reactor, possibly at once) when the reads in
   // flight have been returned to the driver. Returns nothing: next_available() is then final.
   void stop(std::function<void()> drained);

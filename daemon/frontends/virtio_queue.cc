@@ -105,6 +105,7 @@ Result<std::vector<DescriptorSegment>> SplitVirtqueue::chain(uint16_t head,
   uint32_t table_size = size_;
   uint32_t index = head;
   uint32_t visited = 0;
+  uint32_t total = 0;
   bool in_indirect = false;
   std::vector<DescriptorSegment> segments;
   for (;;) {
@@ -125,6 +126,11 @@ Result<std::vector<DescriptorSegment>> SplitVirtqueue::chain(uint16_t head,
       visited = 0;
       in_indirect = true;
       continue;
+    }
+    // The indirect descriptor, a pointer to the table (never nested), is not counted.
+    if (++total > kMaxChainDescriptors) {
+      return chain_error(head, "longer than " + std::to_string(kMaxChainDescriptors) +
+                                   " descriptors");
     }
     bool writable = (d.flags & kDescWrite) != 0;
     if (!writable && !segments.empty() && segments.back().device_writable)

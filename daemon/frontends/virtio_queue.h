@@ -32,6 +32,9 @@ struct DescriptorSegment {
 class SplitVirtqueue {
  public:
   static constexpr uint16_t kMaxSize = 32768;
+  // Descriptors in one chain, an indirect table's included: QEMU's limit (VIRTQUEUE_MAX_SIZE);
+  // virtio-blk drivers need seg_max + 2. Bounds the work one request can cost.
+  static constexpr uint32_t kMaxChainDescriptors = 1024;
 
   struct Features {
     bool event_idx = false;

@@ -11,6 +11,9 @@ Error corrupt(std::string message) { return Error(ErrorKind::kCorrupt, std::move
 
 std::string at_nid(uint64_t nid) { return " (nid " + std::to_string(nid) + ")"; }
 
+// Without the usual "+ 4095": a corrupt size near 2^64 would wrap to zero blocks.
+uint64_t blocks_of(uint64_t bytes) { return bytes / kBlockSize + (bytes % kBlockSize != 0); }
+
 template <class T>
 T load(const uint8_t* at) {
   T value;
@@ -61,8 +64,14 @@ Result<MetadataReader> MetadataReader::open(std::span<const uint8_t> metadata) {
 }
 
 Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
-  uint64_t offset = uint64_t{super_block_.meta_blkaddr} * kBlockSize + nid * kInodeSlotSize;
-  if (offset + sizeof(CompactInode) > metadata_.size()) {
+  // nid comes from a dirent (64 bits): nid * 32 may wrap, and so may the offset plus an
+  // inode's size, so both are checked by division and subtraction.
+  uint64_t table = uint64_t{super_block_.meta_blkaddr} * kBlockSize;
+  if (table > metadata_.size() || nid > (metadata_.size() - table) / kInodeSlotSize) {
+    return corrupt("inode" + at_nid(nid) + " lies past the metadata");
+  }
+  uint64_t offset = table + nid * kInodeSlotSize;
+  if (metadata_.size() - offset < sizeof(CompactInode)) {
     return corrupt("inode" + at_nid(nid) + " lies past the metadata");
   }
   auto format = load<uint16_t>(metadata_.data() + offset);
@@ -72,7 +81,7 @@ Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
   }
   InodeInfo info;
   if ((format >> kInodeVersionBit & 1) == kInodeLayoutExtended) {
-    if (offset + sizeof(ExtendedInode) > metadata_.size()) {
+    if (metadata_.size() - offset < sizeof(ExtendedInode)) {
       return corrupt("extended inode" + at_nid(nid) + " lies past the metadata");
     }
     info = from_extended(load<ExtendedInode>(metadata_.data() + offset));
@@ -85,9 +94,15 @@ Result<InodeInfo> MetadataReader::inode(uint64_t nid) const {
 
 Result<std::span<const uint8_t>> MetadataReader::directory_block(const InodeInfo& dir,
                                                                   uint64_t index) const {
+  // A corrupt size gives block indices far past the region: refused before they are scaled.
+  uint64_t region_blocks = metadata_.size() / kBlockSize;
+  if (index > region_blocks || dir.start_block > region_blocks - index) {
+    return corrupt("directory block " + std::to_string(index) + at_nid(dir.nid) +
+                   " lies past the metadata");
+  }
   uint64_t start = (uint64_t{dir.start_block} + index) * kBlockSize;
   uint64_t length = std::min<uint64_t>(kBlockSize, dir.size - index * kBlockSize);
-  if (start + length > metadata_.size()) {
+  if (metadata_.size() - start < length) {
     return corrupt("directory block " + std::to_string(index) + at_nid(dir.nid) +
                    " lies past the metadata");
   }
@@ -124,6 +139,11 @@ Result<std::vector<DirectoryEntry>> MetadataReader::parse_block(const InodeInfo&
       return corrupt(where + ": bad name bounds of entry " + std::to_string(i));
     }
     std::string_view name(reinterpret_cast<const char*>(block.data()) + begin, end - begin);
+    // A name with '/' or NUL could never be looked up, and would show as a path elsewhere.
+    if (name != "." && name != "..") {
+      if (std::string_view reason = invalid_name_reason(name); !reason.empty())
+        return corrupt(where + ": entry " + std::to_string(i) + ": " + std::string(reason));
+    }
     entries.push_back({name, dirent.nid, dirent.file_type});
   }
   return entries;
@@ -132,7 +152,7 @@ Result<std::vector<DirectoryEntry>> MetadataReader::parse_block(const InodeInfo&
 Result<std::vector<DirectoryEntry>> MetadataReader::list(const InodeInfo& directory) const {
   if (!directory.is_directory()) return corrupt("inode" + at_nid(directory.nid) + " is no dir");
   std::vector<DirectoryEntry> all;
-  uint64_t blocks = (directory.size + kBlockSize - 1) / kBlockSize;
+  uint64_t blocks = blocks_of(directory.size);
   for (uint64_t b = 0; b < blocks; ++b) {
     SHOAL_ASSIGN(std::vector<DirectoryEntry> entries, parse_block(directory, b));
     for (const DirectoryEntry& e : entries) {
@@ -147,7 +167,7 @@ Result<std::vector<DirectoryEntry>> MetadataReader::list(const InodeInfo& direct
 }
 
 Result<InodeInfo> MetadataReader::find_in(const InodeInfo& dir, std::string_view name) const {
-  uint64_t blocks = (dir.size + kBlockSize - 1) / kBlockSize;
+  uint64_t blocks = blocks_of(dir.size);
   // The last block whose first name is <= name holds it, if any does.
   uint64_t low = 0, high = blocks;
   while (high - low > 1) {

@@ -41,11 +41,18 @@ std::string text_of(pugi::xml_node node, const char* child) {
 
 bool is_true(pugi::xml_node node, const char* child) { return text_of(node, child) == "true"; }
 
+// A bad escape in an answer is the service's fault, like any other unreadable answer.
+Result<std::string> decode_listed(const std::string& text) {
+  auto decoded = uri_decode(text, /*plus_as_space=*/true);
+  if (!decoded.ok()) return unreadable("ListObjectsV2", decoded.error().message);
+  return decoded;
+}
+
 Result<ObjectInfo> parse_contents(pugi::xml_node c, bool url_encoded) {
   ObjectInfo info;
   info.key = text_of(c, "Key");
   if (url_encoded) {
-    SHOAL_ASSIGN(info.key, uri_decode(info.key, /*plus_as_space=*/true));
+    SHOAL_ASSIGN(info.key, decode_listed(info.key));
   }
   auto size = parse_number<uint64_t>(text_of(c, "Size"));
   if (!size) return unreadable("ListObjectsV2", "bad <Size> for key " + info.key);
@@ -78,7 +85,7 @@ Result<ListPage> parse_list_objects_v2(std::string_view xml) {
   for (pugi::xml_node p : root.children("CommonPrefixes")) {
     std::string prefix = text_of(p, "Prefix");
     if (url_encoded) {
-      SHOAL_ASSIGN(prefix, uri_decode(prefix, /*plus_as_space=*/true));
+      SHOAL_ASSIGN(prefix, decode_listed(prefix));
     }
     page.common_prefixes.push_back(std::move(prefix));
   }
@@ -150,6 +157,12 @@ std::optional<int64_t> parse_iso8601_ns(std::string_view text) {
   int consumed = 0;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+    return std::nullopt;
+  // sscanf takes signs and timegm normalizes anything, so a hostile or broken answer could give
+  // a year whose nanoseconds overflow int64 (years 1678-2261 fit).
+  if (tm.tm_year < 1678 || tm.tm_year > 2261 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+      tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+      tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
     return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;

@@ -206,6 +206,20 @@ TEST_F(VirtioBlkQueueTest, ManyRequestsAtOnce) {
   }
 }
 
+// Found by fuzzing (fuzz/corpus/virtqueue_fuzz/regression-ring-refilled-while-served): a
+// ring that kept being refilled while it was served held the loop in one process() call.
+TEST_F(VirtioBlkQueueTest, OneCallServesAtMostOneRingsWorth) {
+  make_queue();
+  uint16_t head = driver_.request(0, kTypeOut, 0, kDataOff, 512, false);
+  for (int i = 0; i < 3 * kQueueSize; ++i) driver_.make_available(head);
+  for (int ring = 1; ring <= 3; ++ring) {
+    EXPECT_TRUE(queue_->process()) << ring;
+    EXPECT_EQ(driver_.used_idx(), ring * kQueueSize);
+  }
+  EXPECT_FALSE(queue_->process());
+  EXPECT_EQ(driver_.used_idx(), 3 * kQueueSize);
+}
+
 TEST_F(VirtioBlkQueueTest, WriteIsIoErrorAndNothingIsRead) {
   make_queue();
   driver_.make_available(driver_.request(0, kTypeOut, 0, kDataOff, 4096, false));
@@ -336,6 +350,33 @@ TEST_F(VirtioBlkQueueTest, BadIndirectTablesAreRefused) {
   serve(3);
   EXPECT_EQ(queue_->refused_chains(), 3u);
   EXPECT_EQ(device_.reads, 0);
+}
+
+// Found by fuzzing (fuzz/corpus/virtqueue_fuzz/regression-long-indirect-chains: a 2048-entry
+// ring of 32768-entry indirect tables cost seconds per kick): a chain, an indirect table's
+// descriptors included, has at most kMaxChainDescriptors.
+TEST_F(VirtioBlkQueueTest, ChainsLongerThanTheLimitAreRefused) {
+  make_queue({.event_idx = false, .indirect = true});
+  driver_.header(0, kTypeIn, 0);
+  auto indirect_chain = [&](uint32_t descriptors) {
+    uint32_t data = descriptors - 2;
+    driver_.put_desc(kIndirectOff, 0, Driver::gpa(kHeaderOff), 16, kNext, 1);
+    for (uint32_t i = 1; i <= data; ++i) {
+      driver_.put_desc(kIndirectOff, static_cast<uint16_t>(i), Driver::gpa(kDataOff + 256 * i),
+                       256, kNext | kWrite, static_cast<uint16_t>(i + 1));
+    }
+    driver_.put_desc(kIndirectOff, static_cast<uint16_t>(data + 1), Driver::gpa(kStatusOff), 1,
+                     kWrite);
+    driver_.desc(0, Driver::gpa(kIndirectOff), 16 * descriptors, kIndirect);
+    driver_.make_available(0);
+  };
+  indirect_chain(SplitVirtqueue::kMaxChainDescriptors);
+  serve(1);
+  EXPECT_EQ(driver_.status(0), VIRTIO_BLK_S_OK);
+  EXPECT_EQ(queue_->refused_chains(), 0u);
+  indirect_chain(SplitVirtqueue::kMaxChainDescriptors + 1);
+  serve(2);
+  EXPECT_EQ(queue_->refused_chains(), 1u);
 }
 
 TEST_F(VirtioBlkQueueTest, IndirectWithoutNegotiationIsRefused) {
@@ -478,7 +519,8 @@ class VhostUserTest : public ::testing::Test {
     std::vector<uint8_t> payload(sizeof(vhost::MemoryHeader) + regions.size() * 32);
     vhost::MemoryHeader h{static_cast<uint32_t>(regions.size()), 0};
     std::memcpy(payload.data(), &h, sizeof(h));
-    std::memcpy(payload.data() + sizeof(h), regions.data(), regions.size() * 32);
+    if (!regions.empty())
+      std::memcpy(payload.data() + sizeof(h), regions.data(), regions.size() * 32);
     send(vhost::kSetMemTable, payload.data(), payload.size(), std::move(fds), flags);
   }
   vhost::MemoryRegion whole_ram() const {
@@ -640,6 +682,11 @@ TEST_F(VhostUserTest, BadMemoryTablesAreNacked) {
 
   set_mem_table({half, overlapping}, {memfd_}, ack);
   EXPECT_NE(reply_u64(vhost::kSetMemTable), 0u) << "fewer fds than regions";
+
+  // Found by fuzzing (fuzz/corpus/vhost_user_fuzz/regression-empty-mem-table): a table of no
+  // regions reached a copy into an empty vector (undefined behaviour) before being refused.
+  set_mem_table({}, {}, ack);
+  EXPECT_NE(reply_u64(vhost::kSetMemTable), 0u) << "no regions";
 
   set_mem_table({whole_ram()}, {memfd_}, ack);
   EXPECT_EQ(reply_u64(vhost::kSetMemTable), 0u) << "a good table after the bad ones";

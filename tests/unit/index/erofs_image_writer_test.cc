@@ -370,5 +370,50 @@ TEST(ErofsImageWriter, InodesNeverStraddleBlocks) {
   EXPECT_EQ(reader.list(*reader.inode(reader.root_nid()))->size(), 502u);
 }
 
+
+// Found by fuzzing (fuzz/corpus/index_file_fuzz/regression-inode-offset-wraps): a dirent's
+// 64-bit nid times the slot size wrapped around, passed the bounds check and read before the
+// region.
+TEST(ErofsMetadataReader, NidsWhoseOffsetWrapsAreCorrupt) {
+  FileTree tree;
+  ASSERT_TRUE(tree.add_file(kRootNode, "a", 3).ok());
+  Image image = build(tree);
+  MetadataReader reader = open_reader(image);
+  for (uint64_t nid : {(uint64_t{1} << 59) - 1, (uint64_t{1} << 59), ~uint64_t{0}}) {
+    Result<InodeInfo> inode = reader.inode(nid);
+    ASSERT_FALSE(inode.ok()) << nid;
+    EXPECT_EQ(inode.error().kind, ErrorKind::kCorrupt);
+    EXPECT_NE(inode.error().message.find("lies past the metadata"), std::string::npos)
+        << inode.error().message;
+  }
+}
+
+// Found by fuzzing (fuzz/corpus/erofs_reader_fuzz/regression-name-with-slash): list() handed
+// out a name holding '/', which lookup() can never find and a tool would print as a path.
+TEST(ErofsMetadataReader, NamesWithSlashOrNulAreCorrupt) {
+  for (char bad : {'/', '\0'}) {
+    FileTree tree;
+    ASSERT_TRUE(tree.add_file(kRootNode, "zz-unique", 3).ok());
+    // Not the directory's last name, which ends at its first NUL by the format's rules.
+    ASSERT_TRUE(tree.add_file(kRootNode, "zzz-last", 3).ok());
+    Image image = build(tree);
+    std::string_view bytes(reinterpret_cast<const char*>(image.metadata.data()),
+                           image.metadata.size());
+    size_t at = bytes.find("zz-unique");
+    ASSERT_NE(at, std::string_view::npos);
+    ASSERT_GE(at, kBlockSize);  // outside the super block's checksum
+    image.metadata[at + 2] = static_cast<uint8_t>(bad);
+    MetadataReader reader = open_reader(image);
+    Result<InodeInfo> root = reader.inode(reader.root_nid());
+    ASSERT_TRUE(root.ok());
+    Result<std::vector<DirectoryEntry>> entries = reader.list(*root);
+    ASSERT_FALSE(entries.ok());
+    EXPECT_EQ(entries.error().kind, ErrorKind::kCorrupt);
+    EXPECT_NE(entries.error().message.find(bad == '/' ? "contains '/'" : "NUL"),
+              std::string::npos)
+        << entries.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::index::erofs

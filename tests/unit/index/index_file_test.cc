@@ -123,5 +123,21 @@ TEST_F(IndexFileTest, EntryChecksCatchBadReferencesThatChecksumsCannot) {
   EXPECT_EQ(file2->key(file2->objects()[0]), "");
 }
 
+// Found by fuzzing (fuzz/corpus/index_file_fuzz/regression-size-wraps-to-zero-blocks): an
+// object size near 2^64 rounded up to zero blocks, so its extent passed check_entries() yet
+// find_extent() never found it.
+TEST_F(IndexFileTest, ObjectSizesNear64BitsAreNotZeroBlocks) {
+  SmallIndex huge;
+  huge.objects[0].size = ~uint64_t{0};
+  ASSERT_TRUE(write_index_file(path_, huge.contents()).ok());
+  auto file = IndexFile::open(path_);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->blocks_of(file->objects()[0]), (~uint64_t{0} >> 12) + 1);
+  Status entries = file->check_entries();
+  ASSERT_FALSE(entries.ok());
+  EXPECT_NE(entries.error().message.find("ends past the device"), std::string::npos)
+      << entries.error().message;
+}
+
 }  // namespace
 }  // namespace shoal::index

@@ -71,7 +71,15 @@ TEST(RestXml, ListPageRejectsWhatItCannotTrust) {
   auto bad_escape = parse_list_objects_v2(
       "<ListBucketResult><EncodingType>url</EncodingType>"
       "<Contents><Key>k%zz</Key><Size>1</Size></Contents></ListBucketResult>");
-  EXPECT_FALSE(bad_escape.ok());
+  ASSERT_FALSE(bad_escape.ok());
+  // Found by fuzzing (fuzz/corpus/rest_xml_fuzz/regression-bad-escape-is-server-error): the
+  // decoder's kInvalidArgument leaked out, as if the caller's input were wrong.
+  EXPECT_EQ(bad_escape.error().kind, ErrorKind::kServer);
+  auto bad_prefix = parse_list_objects_v2(
+      "<ListBucketResult><EncodingType>url</EncodingType>"
+      "<CommonPrefixes><Prefix>d%</Prefix></CommonPrefixes></ListBucketResult>");
+  ASSERT_FALSE(bad_prefix.ok());
+  EXPECT_EQ(bad_prefix.error().kind, ErrorKind::kServer);
 
   auto not_xml = parse_list_objects_v2("<html>oops");
   ASSERT_FALSE(not_xml.ok());
@@ -135,6 +143,13 @@ TEST(RestXml, TimesAndETags) {
   EXPECT_EQ(parse_iso8601_ns("1970-01-01T00:00:01Z"), 1000000000);
   EXPECT_EQ(parse_iso8601_ns("2024-03-01T12:34:56.5Z"), 1709296496500000000);
   EXPECT_FALSE(parse_iso8601_ns("2024-03-01 12:34:56").has_value());
+  // Found by fuzzing (fuzz/corpus/rest_xml_fuzz/regression-year-overflows): a year whose
+  // nanoseconds do not fit int64 overflowed; out-of-range fields were normalized silently.
+  EXPECT_FALSE(parse_iso8601_ns("-999-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(parse_iso8601_ns("9999-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(parse_iso8601_ns("2024-13-01T00:00:00Z").has_value());
+  EXPECT_FALSE(parse_iso8601_ns("2024-01-01T-1:00:00Z").has_value());
+  EXPECT_EQ(parse_iso8601_ns("2261-12-31T23:59:59Z"), 9214646399000000000);
   EXPECT_FALSE(parse_iso8601_ns("2024-03-01T12:34:56+08:00").has_value());
   EXPECT_EQ(unquote_etag("\"abc\""), "abc");
   EXPECT_EQ(unquote_etag("abc"), "abc");

@@ -89,6 +89,16 @@ TEST(WriterConfig, ErrorsNameTheFileAndTheKey) {
   expect_error(parse("", "[retention]\nkeep = 1\npattern = '(unclosed'\n"),
                "[retention] pattern: is not a valid regex");
   expect_error(parse("", "[retention]\nkeep = 2\n"), "[retention] pattern: is required");
+  // Found by fuzzing (fuzz/corpus/writer_config_fuzz/regression-regex-count-overflow):
+  // libstdc++ overflows on long numbers, and nested counts multiply the compiled size.
+  expect_error(parse("", "[retention]\nkeep = 1\npattern = 'a(\\d{99999999999999999999})'\n"),
+               "[retention] pattern: has a repetition count over 4 digits");
+  expect_error(parse("", "[retention]\nkeep = 1\npattern = '(\\d)\\99999999999999999999'\n"),
+               "[retention] pattern: has a back-reference number over 4 digits");
+  expect_error(parse("", "[retention]\nkeep = 1\npattern = '((a{100}){100})'\n"),
+               "[retention] pattern: repeats too much");
+  expect_error(parse("", "[retention]\nkeep = 1\npattern = '(" + std::string(300, 'a') + ")'\n"),
+               "[retention] pattern: is longer than 256 bytes");
   expect_error(parse("", "[[append]]\nfile = \"/a.log\"\n"), "[append 1] key: is required");
   expect_error(parse("", "[[append]]\nfile = \"rel.log\"\nkey = \"k\"\n"),
                "[append 1] file: must be an absolute path");
@@ -106,6 +116,12 @@ TEST(WriterConfig, ErrorsNameTheFileAndTheKey) {
                                    "w.toml"),
                "destination");
   expect_error(parse_writer_config("destination = [", "w.toml"), "w.toml: line 1");
+}
+
+TEST(WriterConfig, DatedGenerationPatternsAreWithinTheRegexLimits) {
+  auto config = parse("", "[retention]\nkeep = 1\npattern = 'ckpt-(\\d{8}-\\d{6})\\.pt'\n");
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  EXPECT_EQ(config->retention->pattern, "ckpt-(\\d{8}-\\d{6})\\.pt");
 }
 
 TEST(WriterConfig, TheExampleConfigParses) {
