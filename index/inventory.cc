@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "index/csv.h"
@@ -60,17 +59,13 @@ Result<InventorySchema> read_schema(std::string_view text, std::string_view name
   return schema;
 }
 
-std::string shown(std::string_view field) {
-  constexpr size_t kMax = 64;
-  std::string out = "'" + std::string(field.substr(0, kMax));
-  return out + (field.size() > kMax ? "…'" : "'");
-}
 
 }  // namespace
 
 Result<InventoryManifest> parse_inventory_manifest(std::string_view json, std::string_view name) {
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return bad(name, "manifest.json is not a JSON object");
+  if (doc.is_discarded() || !doc.is_object())
+    return bad(name, "manifest.json is not a JSON object");
   auto text = [&](const char* field) -> Result<std::string> {
     auto it = doc.find(field);
     if (it == doc.end() || !it->is_string())
@@ -137,20 +132,12 @@ Result<InventoryStats> parse_inventory_rows(std::string_view text, std::string_v
       continue;
     }
     Result<std::string> key = uri_decode(fields[schema.key], /*plus_as_space=*/true);
-    if (!key.ok()) return row_error("key " + shown(fields[schema.key]) + ": " + key.error().message);
-    if (key->empty()) return row_error("the key is empty");
+    if (!key.ok())
+      return row_error("key " + shown_field(fields[schema.key]) + ": " + key.error().message);
     ManifestEntry entry;
-    entry.key = *key;
-    std::string_view size = fields[schema.size];
-    auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), entry.size);
-    if (size.empty() || ec != std::errc() || end != size.data() + size.size())
-      return row_error("size " + shown(size) + " is not a whole number of bytes");
-    entry.etag = fields[schema.etag];
-    if (entry.etag.size() >= 2 && entry.etag.front() == '"' && entry.etag.back() == '"')
-      entry.etag = entry.etag.substr(1, entry.etag.size() - 2);
-    Result<int64_t> mtime = parse_manifest_mtime(fields[schema.mtime]);
-    if (!mtime.ok()) return row_error(mtime.error().message);
-    entry.mtime_ns = *mtime;
+    if (!fill_manifest_entry(*key, fields[schema.size], fields[schema.etag], fields[schema.mtime],
+                             entry, problem))
+      return row_error(problem);
     entry.line = reader.record_line();
     SHOAL_TRY(sink(entry));
     ++stats.entries;

@@ -60,12 +60,6 @@ bool read_header(const std::vector<std::string_view>& fields, Columns& out, std:
   return true;
 }
 
-// Quotes a field for a message, shortened so a huge field cannot flood the output.
-std::string shown(std::string_view field) {
-  constexpr size_t kMax = 64;
-  std::string out = "'" + std::string(field.substr(0, kMax));
-  return out + (field.size() > kMax ? "…'" : "'");
-}
 
 bool parse_entry(const std::vector<std::string_view>& fields, const Columns& columns,
                  ManifestEntry& entry, std::string& problem) {
@@ -74,28 +68,8 @@ bool parse_entry(const std::vector<std::string_view>& fields, const Columns& col
               std::to_string(fields.size());
     return false;
   }
-  entry.key = fields[columns.index[0]];
-  if (entry.key.empty()) {
-    problem = "the key is empty";
-    return false;
-  }
-  std::string_view size = fields[columns.index[1]];
-  auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), entry.size);
-  if (size.empty() || ec != std::errc() || end != size.data() + size.size()) {
-    problem = "size " + shown(size) + " is not a whole number of bytes";
-    return false;
-  }
-  entry.etag = fields[columns.index[2]];
-  if (entry.etag.size() >= 2 && entry.etag.front() == '"' && entry.etag.back() == '"') {
-    entry.etag = entry.etag.substr(1, entry.etag.size() - 2);
-  }
-  auto mtime = parse_manifest_mtime(fields[columns.index[3]]);
-  if (!mtime.ok()) {
-    problem = mtime.error().message;
-    return false;
-  }
-  entry.mtime_ns = *mtime;
-  return true;
+  return fill_manifest_entry(fields[columns.index[0]], fields[columns.index[1]],
+                             fields[columns.index[2]], fields[columns.index[3]], entry, problem);
 }
 
 // Reads `digits` decimal digits at `pos`, advancing it.
@@ -146,8 +120,9 @@ bool take_offset(std::string_view s, size_t& pos, int64_t& seconds) {
 
 Error bad_time(std::string_view text, std::string_view why) {
   return Error(ErrorKind::kInvalidArgument,
-               "mtime " + shown(text) + " is not an ISO 8601 time like 2026-01-02T03:04:05.000Z (" +
-                   std::string(why) + ")");
+               "mtime " + shown_field(text) +
+                   " is not an ISO 8601 time like 2026-01-02T03:04:05.000Z (" + std::string(why) +
+                   ")");
 }
 
 }  // namespace
@@ -175,6 +150,36 @@ Result<int64_t> parse_manifest_mtime(std::string_view text) {
   constexpr int64_t kLimit = INT64_MAX / 1'000'000'000 - 1;
   if (seconds < -kLimit || seconds > kLimit) return bad_time(text, "outside years 1678-2261");
   return seconds * 1'000'000'000 + fraction_ns;
+}
+
+std::string shown_field(std::string_view field) {
+  constexpr size_t kMax = 64;
+  std::string out = "'" + std::string(field.substr(0, kMax));
+  return out + (field.size() > kMax ? "…'" : "'");
+}
+
+bool fill_manifest_entry(std::string_view key, std::string_view size, std::string_view etag,
+                         std::string_view mtime, ManifestEntry& entry, std::string& problem) {
+  entry.key = key;
+  if (entry.key.empty()) {
+    problem = "the key is empty";
+    return false;
+  }
+  auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), entry.size);
+  if (size.empty() || ec != std::errc() || end != size.data() + size.size()) {
+    problem = "size " + shown_field(size) + " is not a whole number of bytes";
+    return false;
+  }
+  entry.etag = etag;
+  if (entry.etag.size() >= 2 && entry.etag.front() == '"' && entry.etag.back() == '"')
+    entry.etag = entry.etag.substr(1, entry.etag.size() - 2);
+  auto parsed = parse_manifest_mtime(mtime);
+  if (!parsed.ok()) {
+    problem = parsed.error().message;
+    return false;
+  }
+  entry.mtime_ns = *parsed;
+  return true;
 }
 
 Result<ManifestStats> parse_manifest(std::string_view text, std::string_view name,

@@ -52,6 +52,14 @@ Result<ManifestStats> parse_manifest(std::string_view text, std::string_view nam
                                      const ManifestSink& sink,
                                      const MalformedSink& on_malformed = nullptr);
 
+// For readers of other CSV layouts (inventory reports): fills `entry` from the four fields as
+// a manifest line's are read (a quoted ETag loses its quotes), or says in `problem` what is
+// wrong. `entry` views the fields.
+bool fill_manifest_entry(std::string_view key, std::string_view size, std::string_view etag,
+                         std::string_view mtime, ManifestEntry& entry, std::string& problem);
+// A field quoted for a message, shortened so a huge field cannot flood the output.
+std::string shown_field(std::string_view field);
+
 // ISO 8601 date-time → nanoseconds since the epoch; kInvalidArgument when malformed.
 Result<int64_t> parse_manifest_mtime(std::string_view text);
 

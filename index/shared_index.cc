@@ -71,7 +71,8 @@ Result<SharedIndex> fetch_shared_index(BlockingStore& store, const ObjectUri& ur
   out.path = cache_dir + "/shared-" + name_of(uri.to_string() + "\n" + head.etag) + ".shix";
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
-  if (ec) return Error(ErrorKind::kIo, "creating the index cache " + cache_dir + ": " + ec.message());
+  if (ec)
+    return Error(ErrorKind::kIo, "creating the index cache " + cache_dir + ": " + ec.message());
   if (fs::exists(out.path, ec)) {
     // A copy fetched by an earlier mount; it was verified before it got this name, but the
     // disk may have changed it since: check it again (memory speed), fetch anew if it fails.

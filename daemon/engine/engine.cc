@@ -209,7 +209,8 @@ void Engine::start(const std::shared_ptr<Request>& request, uint64_t offset) {
                                     "the " + std::to_string(size) + "-byte device"));
     return;
   }
-  for (const engine::ReadStep& step : engine::plan_read(index_, geometry_, offset, request->length)) {
+  for (const engine::ReadStep& step :
+       engine::plan_read(index_, geometry_, offset, request->length)) {
     if (request->finished) break;
     switch (step.kind) {
       case engine::ReadStep::Kind::kMetadata:

@@ -215,7 +215,8 @@ int run_build(const IndexOptions& o) {
       return report_usage("-o " + o.output + " names no object: give the index's key");
     char tmpl[] = "/tmp/shoal-index-XXXXXX";
     int fd = ::mkstemp(tmpl);
-    if (fd < 0) return report_failure("index build", errno_error("creating a temporary file", errno));
+    if (fd < 0)
+      return report_failure("index build", errno_error("creating a temporary file", errno));
     ::close(fd);
     local = tmpl;
   }
