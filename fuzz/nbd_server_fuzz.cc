@@ -19,34 +19,16 @@
 #include "daemon/block_device.h"
 #include "daemon/frontends/nbd_protocol.h"
 #include "daemon/frontends/nbd_server.h"
+#include "fuzz/checked_device.h"
 #include "fuzz/fuzz_check.h"
 
 using namespace shoal;
 
 namespace {
 
-// Small, so that reads past the end are easy to reach; completes on the loop like the engine.
-class ZeroDevice : public BlockDevice {
- public:
-  explicit ZeroDevice(Reactor& reactor) : reactor_(reactor) {}
-  uint64_t size_bytes() const override { return 1u << 20; }
-  void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
-    uint64_t length = 0;
-    for (const iovec& v : iov) {
-      std::memset(v.iov_base, static_cast<int>(offset & 0xff), v.iov_len);
-      length += v.iov_len;
-    }
-    FUZZ_CHECK(within_device(size_bytes(), offset, length));
-    reactor_.post([done = std::move(done)] { done(Status()); });
-  }
-
- private:
-  Reactor& reactor_;
-};
-
 struct Harness {
   PollReactor loop;
-  ZeroDevice device{loop};
+  fuzz::CheckedDevice device{loop};
   FrontendOptions options = [] {
     FrontendOptions o;
     o.export_name = "shoal";

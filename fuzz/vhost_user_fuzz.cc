@@ -26,6 +26,7 @@
 #include "daemon/block_device.h"
 #include "daemon/frontends/vhost_user_blk.h"
 #include "daemon/frontends/vhost_user_protocol.h"
+#include "fuzz/checked_device.h"
 #include "fuzz/fuzz_check.h"
 
 using namespace shoal;
@@ -34,27 +35,9 @@ namespace {
 
 constexpr size_t kRegionFileBytes = 64 << 10;
 
-class ZeroDevice : public BlockDevice {
- public:
-  explicit ZeroDevice(Reactor& reactor) : reactor_(reactor) {}
-  uint64_t size_bytes() const override { return 1u << 20; }
-  void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
-    uint64_t length = 0;
-    for (const iovec& v : iov) {
-      std::memset(v.iov_base, 0, v.iov_len);
-      length += v.iov_len;
-    }
-    FUZZ_CHECK(within_device(size_bytes(), offset, length));
-    reactor_.post([done = std::move(done)] { done(Status()); });
-  }
-
- private:
-  Reactor& reactor_;
-};
-
 struct Harness {
   PollReactor loop;
-  ZeroDevice device{loop};
+  fuzz::CheckedDevice device{loop};
   FrontendOptions options;
   VhostUserBlk backend{options, loop, device};
 };

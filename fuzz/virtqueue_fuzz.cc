@@ -19,6 +19,7 @@
 #include "daemon/frontends/virtio_blk.h"
 #include "daemon/frontends/virtio_memory.h"
 #include "daemon/frontends/virtio_queue.h"
+#include "fuzz/checked_device.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/virtqueue_layout.h"
 
@@ -35,25 +36,6 @@ bool inside_guest(const void* p, size_t n) {
          static_cast<size_t>(b - guest_base) <= layout::kMemoryBytes - n;
 }
 
-class CheckingDevice : public BlockDevice {
- public:
-  explicit CheckingDevice(Reactor& reactor) : reactor_(reactor) {}
-  uint64_t size_bytes() const override { return 1u << 20; }
-  void readv(uint64_t offset, std::span<const iovec> iov, ReadDone done) override {
-    uint64_t length = 0;
-    for (const iovec& v : iov) {
-      FUZZ_CHECK(inside_guest(v.iov_base, v.iov_len));
-      std::memset(v.iov_base, 0xd0, v.iov_len);
-      length += v.iov_len;
-    }
-    FUZZ_CHECK(within_device(size_bytes(), offset, length));
-    reactor_.post([done = std::move(done)] { done(Status()); });
-  }
-
- private:
-  Reactor& reactor_;
-};
-
 uint16_t load16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
@@ -65,7 +47,7 @@ uint16_t load16(const uint8_t* p) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < layout::kHeaderBytes) return 0;
   static PollReactor* loop = new PollReactor;
-  static CheckingDevice* device = new CheckingDevice(*loop);
+  static fuzz::CheckedDevice* device = new fuzz::CheckedDevice(*loop, inside_guest);
   static uint8_t* memory_bytes =
       static_cast<uint8_t*>(std::aligned_alloc(4096, layout::kMemoryBytes));
   guest_base = memory_bytes;
