@@ -26,6 +26,7 @@
 #include "daemon/block_device.h"
 #include "daemon/frontends/vhost_user_blk.h"
 #include "daemon/frontends/vhost_user_protocol.h"
+#include "common/fd_passing.h"
 #include "fuzz/checked_device.h"
 #include "fuzz/fuzz_check.h"
 
@@ -74,7 +75,7 @@ std::vector<int> fds_for(const vhost::Header& h, std::span<const uint8_t> payloa
     eventfd_kind = true;
   }
   if (h.flags & (1u << 31)) ++count;
-  for (size_t i = 0; i < count && i < 8; ++i)
+  for (size_t i = 0; i < count && i < kMaxPassedFds; ++i)
     fds.push_back(eventfd_kind ? ::dup(kick) : region_file(guest));
   return fds;
 }
@@ -105,21 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rest = rest.subspan(message.size());
 
     std::vector<int> fds = fds_for(header, payload, guest, kick);
-    iovec iov{const_cast<uint8_t*>(message.data()), message.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (!fds.empty()) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    ssize_t sent = ::sendmsg(client, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent = send_with_fds(client, message, fds, MSG_NOSIGNAL | MSG_DONTWAIT);
     for (int fd : fds) ::close(fd);
     if (sent < 0) break;
     uint64_t one = 1;

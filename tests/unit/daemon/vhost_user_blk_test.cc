@@ -27,6 +27,8 @@
 #include "daemon/block_device.h"
 #include "daemon/frontends/frontend.h"
 #include "daemon/frontends/vhost_user_blk.h"
+
+#include "common/fd_passing.h"
 #include "daemon/frontends/vhost_user_protocol.h"
 #include "daemon/frontends/virtio_blk.h"
 #include "tests/support/vhost_user_reply.h"
@@ -456,21 +458,8 @@ class VhostUserTest : public ::testing::Test {
     vhost::Header h{request, flags, static_cast<uint32_t>(size)};
     std::memcpy(bytes.data(), &h, sizeof(h));
     if (size > 0) std::memcpy(bytes.data() + sizeof(h), payload, size);
-    iovec iov{bytes.data(), bytes.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (!fds.empty()) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    ASSERT_EQ(sendmsg(client_, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    ASSERT_EQ(send_with_fds(client_, bytes, fds, MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
   }
   void send_u64(uint32_t request, uint64_t value, std::vector<int> fds = {},
                 uint32_t flags = vhost::kVersion) {
