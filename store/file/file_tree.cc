@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "store/file/file_io.h"
 
@@ -310,9 +312,24 @@ Result<PutReply> FileTree::complete_multipart(const std::string& key, const std:
 
 Status FileTree::abort_multipart(const std::string& key, const std::string& upload_id) const {
   SHOAL_ASSIGN(std::string dir, staging_dir(key, upload_id));
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec) return errno_error("remove " + dir, ec.value());
+  // The key file goes last: an upload exists while it does, so a process killed halfway
+  // through an abort leaves an upload that a second abort finishes, never parts that no
+  // upload id reaches any more.
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return errno_error("open " + dir, errno);
+  std::vector<std::string> staged;
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != ".." && name != "key") staged.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : staged) {
+    std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("remove " + path, errno);
+  }
+  std::string owner = dir + "/key";
+  if (::unlink(owner.c_str()) != 0 && errno != ENOENT) return errno_error("remove " + owner, errno);
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return errno_error("remove " + dir, errno);
   ::rmdir(parent_path(dir).c_str());  // the staging root, when no other upload uses it
   return {};
 }
