@@ -184,6 +184,14 @@ Status read_metrics(std::string_view key, const toml::node& v, std::string_view 
   return {};
 }
 
+Status read_daemon(std::string_view key, const toml::node& v, std::string_view where,
+                   VolumeConfig& c) {
+  if (key != "workers") return config_error(where, "unknown key (known: workers)");
+  SHOAL_ASSIGN(int64_t n, read_int(v, where, 1, WorkerOptions::kMaxWorkers));
+  c.workers = static_cast<int>(n);
+  return {};
+}
+
 Status read_control(std::string_view key, const toml::node& v, std::string_view where,
                     VolumeConfig& c) {
   if (key != "socket") return config_error(where, "unknown key (known: socket)");
@@ -200,6 +208,7 @@ Status read_key(std::string_view table, std::string_view key, const toml::node& 
   if (table == "prefetch") return read_prefetch(key, v, where, c);
   if (table == "frontend") return read_frontend(key, v, where, c);
   if (table == "metrics") return read_metrics(key, v, where, c);
+  if (table == "daemon") return read_daemon(key, v, where, c);
   return read_control(key, v, where, c);
 }
 
@@ -217,7 +226,8 @@ Status read_table(std::string_view name, const toml::node& node, std::string_vie
 
 bool is_volume_table(std::string_view name) {
   for (std::string_view t :
-       {"source", "index", "cache", "fetch", "prefetch", "frontend", "metrics", "control"}) {
+       {"source", "index", "cache", "fetch", "prefetch", "frontend", "metrics", "control",
+        "daemon"}) {
     if (name == t) return true;
   }
   return false;
@@ -288,7 +298,7 @@ Result<VolumeConfig> parse_volume_config(std::string_view toml_text, std::string
     if (!is_volume_table(name.str()))
       return config_error(origin, "unknown table or key '" + std::string(name.str()) +
                                       "' (tables: source, store, index, cache, fetch, prefetch, "
-                                      "frontend, metrics, control)");
+                                      "frontend, metrics, control, daemon)");
     SHOAL_TRY(read_table(name.str(), node, origin, c));
   }
   SHOAL_TRY(check_store_table(toml_text, origin));

@@ -14,6 +14,8 @@
 //              for all
 //   [metrics]  listen = "127.0.0.1:9109" | "unix:/run/shoal/x.sock"
 //   [control]  socket = "/run/shoal/x.ctl"
+//   [daemon]   workers = 4   (event loops serving the volume; default: the CPUs shoald may use,
+//              at most 16; see daemon/engine/engine_workers.h)
 //
 // Unknown tables and keys are errors, so a typo never falls back to a default silently. Every
 // message names the file, the table and the key. Command-line flags override the file: callers
@@ -26,6 +28,7 @@
 
 #include "common/result.h"
 #include "daemon/engine/engine_options.h"
+#include "daemon/engine/engine_workers.h"
 #include "daemon/frontends/frontend.h"
 
 namespace shoal {
@@ -45,6 +48,8 @@ struct VolumeConfig {
 
   std::string metrics_listen;  // empty: no metrics endpoint
   std::string control_socket;  // empty: no control socket
+
+  int workers = 0;  // [daemon] workers; 0: default_worker_count()
 };
 
 // Parses a config; `origin` names it in messages. Also checks the [store] table (for both

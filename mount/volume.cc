@@ -265,6 +265,7 @@ std::vector<std::string> shoald_args(const VolumeSpec& spec, const LaunchPlan& p
   }
   if (spec.cache_memory) add("--cache-memory", std::to_string(*spec.cache_memory));
   if (spec.cache_prefault) a.push_back("--cache-prefault");
+  if (spec.workers > 0) add("--workers", std::to_string(spec.workers));
   if (spec.prefetch) add("--prefetch", std::string(to_string(*spec.prefetch)));
   add("--metrics", spec.metrics);
   add("--endpoint", spec.store.endpoint.value_or(""));

@@ -42,6 +42,7 @@ struct VolumeSpec {
   std::string frontend;    // "auto" or a transport's name; empty: the config's, else "auto"
   std::optional<uint64_t> cache_memory;  // bytes
   bool cache_prefault = false;            // shoald --cache-prefault
+  int workers = 0;                        // shoald --workers; 0: the config's, else shoald's default
   std::optional<PrefetchMode> prefetch;
   std::string metrics;    // Prometheus endpoint: "127.0.0.1:9109" or "unix:PATH"
   std::string index_dir;  // where an index built from a URI goes: else $SHOAL_INDEX_DIR, else

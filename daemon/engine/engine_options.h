@@ -39,6 +39,12 @@ struct EngineOptions {
   // Volume paths in the order the job will read them; prefetched in that order.
   std::vector<std::string> hints;
 
+  // Set when this engine is one of several workers sharing a volume (engine_workers.h): it
+  // prefetches and warms only the objects owns() holds, since reads of the others are routed
+  // to their own workers and a second copy of them would only waste GETs and budget. Empty:
+  // every object is this engine's.
+  std::function<bool(uint32_t object)> owns;
+
   // Where the engine reports what an operator must see (a changed object). Default: a
   // warning in the program's log (common/log.h).
   std::function<void(std::string_view)> log;

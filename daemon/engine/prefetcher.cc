@@ -23,6 +23,7 @@ Prefetcher::Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetche
       window_max_(options.prefetch_window_max),
       readahead_chunks_(options.readahead_chunks),
       metrics_(metrics),
+      owns_(options.owns),
       window_(options.prefetch_window_initial),
       hint_window_(std::max<uint32_t>(1, options.prefetch_window_initial)) {
   metrics_.prefetch_window.add(window_);
@@ -142,7 +143,11 @@ void Prefetcher::prefetch_object(uint32_t object, Priority priority) {
   prefetch_unit(CacheKey{object, 0}, priority);
 }
 
+// Every kind of prefetch ends here, so a worker's hints and windows, which cover the whole
+// volume's layout, fetch only what that worker owns: the owners of the rest see their own reads
+// and follow the same hint list.
 void Prefetcher::prefetch_unit(CacheKey unit, Priority priority) {
+  if (!mine(unit.object)) return;
   if (cache_.contains(unit) || fetcher_.pending(unit) || fetcher_.changed(unit.object)) return;
   fetcher_.fetch(unit, priority, nullptr);
 }
@@ -212,7 +217,9 @@ void Prefetcher::warm_next() {
       warm_chunk_ = 0;
       ++warm_extent_;
     }
-    if (cache_.contains(unit) || fetcher_.pending(unit) || fetcher_.changed(object)) continue;
+    if (!mine(object) || cache_.contains(unit) || fetcher_.pending(unit) ||
+        fetcher_.changed(object))
+      continue;
     CacheStats stats = cache_.stats();
     if (stats.bytes + stats.inflight_bytes + geometry_.unit_length(r, unit.chunk) > cache_.budget()) {
       warming_ = false;  // full: warm-all never evicts what it brought in

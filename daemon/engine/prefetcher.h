@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,7 @@ class Prefetcher {
   void prefetch_unit(CacheKey unit, Priority priority);
   void warm_next();
   bool layout_position(uint32_t object, uint64_t& position) const;
+  bool mine(uint32_t object) const { return !owns_ || owns_(object); }
   const std::unordered_map<std::string_view, uint32_t>& paths();
 
   const index::IndexFile& index_;
@@ -85,6 +87,7 @@ class Prefetcher {
   uint32_t window_max_;
   uint32_t readahead_chunks_;
   EngineMetrics& metrics_;
+  std::function<bool(uint32_t)> owns_;  // EngineOptions::owns
 
   uint32_t window_;       // cross-file, in objects; 0 while readers jump around
   uint32_t hint_window_;  // hints ahead of the last hinted read

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/cache/memory_cache.h"
 #include "daemon/engine/engine.h"
+#include "daemon/engine/engine_workers.h"
 #include "daemon/frontends/frontend.h"
 #include "daemon/image_file_device.h"
 #include "daemon/metrics.h"
@@ -107,9 +108,7 @@ class Daemon {
   Gauge* resident_ = nullptr;
   std::optional<index::IndexFile> index_;
   std::string source_;
-  std::unique_ptr<ObjectStore> store_;
-  std::unique_ptr<MemoryCache> cache_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<EngineWorkers> engine_;
   std::unique_ptr<ImageFileDevice> image_;
   BlockDevice* device_ = nullptr;
   std::string frontend_kind_;
@@ -201,22 +200,28 @@ Status Daemon::open_engine() {
   SHOAL_ASSIGN(ObjectUri uri, parse_object_uri(source_));
   SHOAL_ASSIGN(StoreConfig store_config,
                resolve_store_config(uri.scheme, settings_.store_flags, process_environment()));
-  SHOAL_ASSIGN(store_, open_store(uri, store_config, *reactor_));
   BufferPool::Options pool_options;
   pool_options.prefault = v.cache_prefault;
   SHOAL_ASSIGN(std::shared_ptr<BufferPool> pool, BufferPool::create(v.cache_memory, pool_options));
-  SHOAL_ASSIGN(cache_, MemoryCache::create(v.cache_memory, std::move(pool)));
   EngineOptions options = v.engine;
   if (!v.hints_file.empty()) {
     SHOAL_ASSIGN(options.hints, read_path_list(v.hints_file));
   }
-  SHOAL_ASSIGN(engine_, Engine::create(*index_, *store_, *cache_, *reactor_, std::move(options),
-                                       metrics_));
+  // Each worker opens its own client on its own loop: connections are never shared by threads.
+  auto open_worker_store = [uri, store_config](Reactor& loop) {
+    return open_store(uri, store_config, loop);
+  };
+  WorkerOptions workers;
+  workers.workers = v.workers > 0 ? v.workers : default_worker_count();
+  SHOAL_ASSIGN(engine_, EngineWorkers::start(*index_, *reactor_, open_worker_store, std::move(pool),
+                                             v.cache_memory, std::move(options), metrics_,
+                                             workers));
   device_ = engine_.get();
   log_info("index " + v.index_path + ": " + std::to_string(index_->summary().object_count) +
            " objects, " + std::to_string(index_->device_bytes()) + "-byte device; source " +
            source_ + "; cache " + std::to_string(v.cache_memory) + " bytes, prefetch " +
-           std::string(to_string(v.engine.prefetch)));
+           std::string(to_string(v.engine.prefetch)) + ", " + std::to_string(engine_->count()) +
+           (engine_->count() == 1 ? " worker" : " workers"));
   return {};
 }
 
@@ -310,9 +315,12 @@ void Daemon::register_daemon_metrics() {
       .set(std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
                .count());
-  if (cache_ != nullptr)
+  if (engine_ != nullptr) {
     metrics_.gauge("shoal_daemon_cache_budget_bytes", "The memory cache's byte budget")
-        .set(static_cast<int64_t>(cache_->budget()));
+        .set(static_cast<int64_t>(engine_->cache_budget()));
+    metrics_.gauge("shoal_daemon_workers", "Event loops serving the volume")
+        .set(engine_->count());
+  }
   resident_ = &metrics_.gauge("process_resident_memory_bytes", "Resident memory of the daemon");
 }
 
@@ -331,8 +339,11 @@ ControlReply Daemon::status_reply() const {
     r.add("source", source_);
   }
   if (image_) r.add("image", settings_.image);
-  if (cache_) r.add("cache_budget_bytes", std::to_string(cache_->budget()));
-  if (engine_) r.add("prefetch_window", std::to_string(engine_->prefetch_window()));
+  if (engine_) {
+    r.add("cache_budget_bytes", std::to_string(engine_->cache_budget()));
+    r.add("workers", std::to_string(engine_->count()));
+    r.add("prefetch_window", std::to_string(engine_->prefetch_window()));
+  }
   if (metrics_server_) r.add("metrics", metrics_server_->describe());
   return r;
 }

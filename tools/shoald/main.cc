@@ -37,6 +37,7 @@ struct Flags {
   std::vector<FrontendFlag> frontend_flags;
   std::string cache_memory;
   bool cache_prefault = false;
+  int workers = 0;
   std::string prefetch;
   bool warm_all = false;
   std::string hints;
@@ -111,6 +112,10 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
   app.add_option("--cache-memory", f.cache_memory, "Memory cache budget, e.g. 4GiB");
   app.add_flag("--cache-prefault", f.cache_prefault,
                "Fault the whole cache budget in at start, on a thread of its own");
+  app.add_option("--workers", f.workers,
+                 "Event loops serving the volume, each with its own store connections and share "
+                 "of the cache (default: the CPUs shoald may use, at most 16)")
+      ->check(CLI::Range(1, shoal::WorkerOptions::kMaxWorkers));
   app.add_option("--prefetch", f.prefetch, "cross-file, or none (direct mode)");
   app.add_flag("--warm-all", f.warm_all, "Fill the cache in layout order at start");
   app.add_option("--hints", f.hints, "File of volume paths in the order the job reads them");
@@ -137,6 +142,7 @@ shoal::Status apply_flags(const Flags& f, DaemonSettings& s) {
     SHOAL_ASSIGN(v.cache_memory, shoal::parse_size(f.cache_memory, "--cache-memory"));
   }
   if (f.cache_prefault) v.cache_prefault = true;
+  if (f.workers > 0) v.workers = f.workers;
   if (!f.prefetch.empty()) {
     SHOAL_ASSIGN(v.engine.prefetch, shoal::parse_prefetch_mode(f.prefetch));
   }

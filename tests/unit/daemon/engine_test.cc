@@ -1,6 +1,7 @@
 // The block engine over a real file:// store: an index of a temporary tree, reads through the
 // Engine compared with the image built from the source files, on a UringReactor.
 #include "daemon/engine/engine.h"
+#include "daemon/engine/engine_workers.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -33,7 +36,8 @@ using index::IndexFile;
 constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
 
-// Forwards to a real store, counting GETs (and their keys, in order). Optionally hides
+// Forwards to a real store, counting GETs (and their keys, in order; each worker has its own
+// store, so the count is locked for the test thread to read). Optionally hides
 // If-Match support, so the engine must catch a changed object from the reply alone, and runs
 // a check at every GET (the budget test looks at the cache there).
 class CountingStore final : public ObjectStore {
@@ -49,7 +53,10 @@ class CountingStore final : public ObjectStore {
   void list(ListQuery q, Done<ListPage> d) override { inner_->list(std::move(q), std::move(d)); }
   void head(std::string k, Done<ObjectInfo> d) override { inner_->head(std::move(k), std::move(d)); }
   void get(GetQuery q, Done<GetReply> d) override {
-    get_keys.push_back(q.key);
+    {
+      std::lock_guard lock(mu_);
+      get_keys.push_back(q.key);
+    }
     if (!q.if_match.empty()) ++pinned_gets;
     if (on_get) on_get();
     inner_->get(std::move(q), std::move(d));
@@ -78,17 +85,26 @@ class CountingStore final : public ObjectStore {
     inner_->append(std::move(k), pos, std::move(b), std::move(d));
   }
 
-  size_t gets() const { return get_keys.size(); }
+  size_t gets() const {
+    std::lock_guard lock(mu_);
+    return get_keys.size();
+  }
   size_t gets_of(const std::string& key) const {
+    std::lock_guard lock(mu_);
     return static_cast<size_t>(std::count(get_keys.begin(), get_keys.end(), key));
+  }
+  std::vector<std::string> keys() const {
+    std::lock_guard lock(mu_);
+    return get_keys;
   }
 
   std::vector<std::string> get_keys;
-  size_t pinned_gets = 0;
+  std::atomic<size_t> pinned_gets = 0;
   bool hide_if_match = false;
   std::function<void()> on_get;
 
  private:
+  mutable std::mutex mu_;
   std::unique_ptr<ObjectStore> inner_;
 };
 
@@ -120,6 +136,7 @@ struct Config {
   PrefetchMode prefetch;
   int max_in_flight;
   double per_second;
+  int workers = 1;
 };
 
 class EngineTest : public ::testing::Test {
@@ -132,6 +149,7 @@ class EngineTest : public ::testing::Test {
     loop_ = std::move(loop).value();
   }
   void TearDown() override {
+    workers_.reset();
     engine_.reset();
     store_ = nullptr;
     owned_store_.reset();
@@ -224,6 +242,58 @@ class EngineTest : public ::testing::Test {
     auto engine = make_engine(budget, std::move(options));
     ASSERT_TRUE(engine.ok()) << engine.error().describe();
     engine_ = std::move(engine).value();
+    device_ = engine_.get();
+  }
+
+  // `n` engines on their own loops (worker 0 on loop_), objects owned in runs of `run`, each
+  // worker with its own counting store over the same tree.
+  void start_workers(uint64_t budget, EngineOptions options, int n, uint32_t run = 4) {
+    if (!options.log) {
+      options.log = [this](std::string_view line) {
+        std::lock_guard lock(log_mu_);
+        log_.emplace_back(line);
+      };
+    }
+    auto pool = BufferPool::create(budget);
+    ASSERT_TRUE(pool.ok()) << pool.error().describe();
+    pool_ = *pool;
+    auto open = [this](Reactor& loop) -> Result<std::unique_ptr<ObjectStore>> {
+      SHOAL_ASSIGN(std::unique_ptr<ObjectStore> inner, shoal::open_store(uri_, StoreConfig{}, loop));
+      auto store = std::make_unique<CountingStore>(std::move(inner));
+      std::lock_guard lock(log_mu_);
+      worker_stores_.push_back(store.get());
+      return std::unique_ptr<ObjectStore>(std::move(store));
+    };
+    auto workers = EngineWorkers::start(*index_, *loop_, open, pool_, budget, std::move(options),
+                                        metrics_, WorkerOptions{n, run});
+    ASSERT_TRUE(workers.ok()) << workers.error().describe();
+    workers_ = std::move(workers).value();
+    device_ = workers_.get();
+  }
+  size_t worker_gets() {
+    std::lock_guard lock(log_mu_);
+    size_t n = 0;
+    for (CountingStore* s : worker_stores_) n += s->gets();
+    return n;
+  }
+  // One engine: its loop runs until `done` holds or nothing is left to wait for. Workers: see
+  // eventually().
+  void wait_for(const std::function<bool()>& done) {
+    if (workers_ != nullptr) {
+      eventually(done);
+    } else {
+      loop_->run_until(done);
+    }
+  }
+  // Runs the home loop until `done` holds, for at most 30 s (work on other workers' loops
+  // finishes on its own time).
+  bool eventually(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_->run_once(std::chrono::milliseconds(5));
+    }
+    return true;
   }
 
   struct Read {
@@ -240,7 +310,7 @@ class EngineTest : public ::testing::Test {
     r->data.assign(length, '\x5a');
     if (pieces == 0) {
       Read* raw = r.get();
-      engine_->lend(offset, length, [raw, length](Result<LentBytes> lent) {
+      device_->lend(offset, length, [raw, length](Result<LentBytes> lent) {
         if (!lent.ok()) {
           raw->status = lent.error();
           return;
@@ -265,14 +335,14 @@ class EngineTest : public ::testing::Test {
       at += n;
     }
     Read* raw = r.get();
-    engine_->readv(offset, r->iov, [raw](Status s) { raw->status = std::move(s); });
+    device_->readv(offset, r->iov, [raw](Status s) { raw->status = std::move(s); });
     EXPECT_FALSE(raw->status.has_value()) << "done ran inline";
     return r;
   }
 
   Status read(uint64_t offset, uint64_t length, std::string* out = nullptr) {
     auto r = start_read(offset, length);
-    loop_->run_until([&] { return r->status.has_value(); });
+    wait_for([&] { return r->status.has_value(); });
     if (!r->status) return Error(ErrorKind::kInternal, "the read never completed");
     if (out != nullptr) *out = r->data;
     return *r->status;
@@ -312,8 +382,13 @@ class EngineTest : public ::testing::Test {
   CountingStore* store_ = nullptr;
   std::unique_ptr<MemoryCache> cache_;
   Metrics metrics_;
+  std::mutex log_mu_;  // guards log_ and worker_stores_, which workers' threads append to
   std::vector<std::string> log_;
   std::unique_ptr<Engine> engine_;
+  std::shared_ptr<BufferPool> pool_;
+  std::vector<CountingStore*> worker_stores_;  // owned by workers_
+  std::unique_ptr<EngineWorkers> workers_;
+  BlockDevice* device_ = nullptr;  // engine_ or workers_
 };
 
 // ---- correctness -------------------------------------------------------------------------
@@ -331,8 +406,13 @@ TEST_P(EngineReadTest, RandomReadsMatchTheImage) {
   options.prefetch = c.prefetch;
   options.max_gets_in_flight = c.max_in_flight;
   options.max_gets_per_second = c.per_second;
-  ASSERT_NO_FATAL_FAILURE(start_engine(c.budget, options));
-  const uint64_t size = engine_->size_bytes();
+  if (c.workers > 1) {
+    ASSERT_NO_FATAL_FAILURE(start_workers(c.budget, options, c.workers));
+    ASSERT_EQ(workers_->count(), c.workers) << "the budget is meant to hold every worker";
+  } else {
+    ASSERT_NO_FATAL_FAILURE(start_engine(c.budget, options));
+  }
+  const uint64_t size = device_->size_bytes();
   ASSERT_EQ(size, image_.size());
   const uint64_t metadata_end = uint64_t{index_->summary().metadata_blocks} * 4096;
 
@@ -354,7 +434,7 @@ TEST_P(EngineReadTest, RandomReadsMatchTheImage) {
       ranges.emplace_back(offset, length);
       batch.push_back(start_read(offset, length, static_cast<int>(rng() % 4)));  // 0: lent
     }
-    loop_->run_until([&] {
+    wait_for([&] {
       return std::all_of(batch.begin(), batch.end(), [](auto& r) { return r->status.has_value(); });
     });
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -364,8 +444,12 @@ TEST_P(EngineReadTest, RandomReadsMatchTheImage) {
       ASSERT_TRUE(batch[i]->data == image_.substr(offset, length))
           << "bytes differ: read " << length << " at " << offset;
     }
-    CacheStats s = cache_->stats();
-    ASSERT_LE(s.bytes + s.inflight_bytes, cache_->budget());
+    if (workers_ != nullptr) {
+      ASSERT_LE(pool_->stats().held_bytes, c.budget);  // the caches live on other threads
+    } else {
+      CacheStats s = cache_->stats();
+      ASSERT_LE(s.bytes + s.inflight_bytes, cache_->budget());
+    }
   }
 
   // Past the end: refused, never inline, and the engine keeps serving.
@@ -378,7 +462,9 @@ TEST_P(EngineReadTest, RandomReadsMatchTheImage) {
   EXPECT_EQ(counter(metrics_, "shoal_engine_request_errors_total"), 2u);
   EXPECT_EQ(counter(metrics_, "shoal_engine_get_errors_total"), 0u);
   if (c.prefetch == PrefetchMode::kNone) {
-    EXPECT_EQ(cache_->stats().prefetch_used + cache_->stats().prefetch_wasted, 0u);
+    EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_used_total") +
+                  counter(metrics_, "shoal_engine_prefetch_wasted_total"),
+              0u);
   }
   run_until_idle();
 }
@@ -390,7 +476,11 @@ INSTANTIATE_TEST_SUITE_P(
         Config{"LargeCacheDirect", 64 * kMiB, 4 * kMiB, 1 * kMiB, PrefetchMode::kNone, 128, 0},
         Config{"TinyCacheCrossFile", 256 * kKiB, 64 * kKiB, 64 * kKiB, PrefetchMode::kCrossFile, 128, 0},
         Config{"TinyCacheDirect", 256 * kKiB, 64 * kKiB, 64 * kKiB, PrefetchMode::kNone, 128, 0},
-        Config{"ChunkedTwoGetsRateCapped", 1 * kMiB, 128 * kKiB, 64 * kKiB, PrefetchMode::kCrossFile, 2, 5000}),
+        Config{"ChunkedTwoGetsRateCapped", 1 * kMiB, 128 * kKiB, 64 * kKiB, PrefetchMode::kCrossFile, 2, 5000},
+        Config{"TwoWorkersCrossFile", 64 * kMiB, 4 * kMiB, 1 * kMiB, PrefetchMode::kCrossFile, 128, 0, 2},
+        Config{"TwoWorkersDirect", 64 * kMiB, 4 * kMiB, 1 * kMiB, PrefetchMode::kNone, 128, 0, 2},
+        Config{"FourWorkersSmallCacheCrossFile", 4 * kMiB, 64 * kKiB, 64 * kKiB, PrefetchMode::kCrossFile, 128, 0, 4},
+        Config{"ThreeWorkersChunkedRateCapped", 3 * kMiB, 128 * kKiB, 64 * kKiB, PrefetchMode::kCrossFile, 6, 5000, 3}),
     [](const ::testing::TestParamInfo<Config>& p) { return std::string(p.param.name); });
 
 // ---- shared GETs -------------------------------------------------------------------------
@@ -874,6 +964,230 @@ TEST_F(EngineTest, MetricsRenderTheEngineSeries) {
   EXPECT_EQ(metrics_.gauge("shoal_engine_prefetch_window", "").value(), 0);
   EXPECT_EQ(metrics_.gauge("shoal_engine_gets_in_flight", "").value(), 0);
   EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_used_total"), cache_->stats().prefetch_used);
+}
+
+// ---- several workers ----------------------------------------------------------------------
+
+// Direct mode over the tree, 2 workers owning objects in runs of 4.
+class WorkersTest : public EngineTest {
+ protected:
+  void start_direct_workers(int n, uint64_t budget = 64 * kMiB) {
+    make_tree();
+    ASSERT_NO_FATAL_FAILURE(build_index());
+    EngineOptions options;
+    options.prefetch = PrefetchMode::kNone;
+    ASSERT_NO_FATAL_FAILURE(start_workers(budget, options, n));
+  }
+  // Two neighbouring files on the device owned by different workers.
+  std::pair<const index::Extent*, const index::Extent*> neighbours_of_two_owners() {
+    std::span<const index::Extent> extents = index_->extents();
+    for (size_t i = 1; i < extents.size(); ++i) {
+      const index::Extent& a = extents[i - 1];
+      const index::Extent& b = extents[i];
+      uint64_t a_blocks = (index_->objects()[a.object].size + 4095) / 4096;
+      if (a_blocks > 0 && a.first_block + a_blocks == b.first_block &&
+          index_->objects()[b.object].size > 0 &&
+          workers_->owner_of(a.object) != workers_->owner_of(b.object))
+        return {&a, &b};
+    }
+    return {nullptr, nullptr};
+  }
+};
+
+TEST_F(WorkersTest, EachObjectIsFetchedOnceByItsOwnerWhileManyReadersReadEverything) {
+  ASSERT_NO_FATAL_FAILURE(start_direct_workers(2));
+  ASSERT_EQ(workers_->count(), 2);
+  // Every file read by three readers at once, in 64 KiB requests, half of them lent.
+  std::vector<std::unique_ptr<Read>> reads;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (int reader = 0; reader < 3; ++reader) {
+    for (const index::Extent& e : index_->extents()) {
+      uint64_t size = index_->objects()[e.object].size;
+      for (uint64_t at = 0; at < size; at += 64 * kKiB) {
+        uint64_t offset = uint64_t{e.first_block} * 4096 + at;
+        uint64_t length = std::min<uint64_t>(64 * kKiB, size - at);
+        ranges.emplace_back(offset, length);
+        reads.push_back(start_read(offset, length, reader == 1 ? 0 : 2));
+      }
+    }
+  }
+  ASSERT_TRUE(eventually([&] {
+    return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r->status.has_value(); });
+  }));
+  for (size_t i = 0; i < reads.size(); ++i) {
+    ASSERT_TRUE(reads[i]->status->ok()) << reads[i]->status->error().describe();
+    ASSERT_TRUE(reads[i]->data == image_.substr(ranges[i].first, ranges[i].second))
+        << "bytes differ: read " << ranges[i].second << " at " << ranges[i].first;
+  }
+  size_t with_data = 0;
+  for (const index::Extent& e : index_->extents()) with_data += index_->objects()[e.object].size > 0;
+  EXPECT_EQ(worker_gets(), with_data) << "one GET per object, whichever reader asked first";
+  // Each worker's store saw only the keys of the objects it owns, and both did some.
+  std::lock_guard lock(log_mu_);
+  ASSERT_EQ(worker_stores_.size(), 2u);
+  for (int w = 0; w < 2; ++w) {
+    std::vector<std::string> keys = worker_stores_[static_cast<size_t>(w)]->keys();
+    EXPECT_FALSE(keys.empty()) << "worker " << w << " fetched nothing";
+    for (const std::string& key : keys) {
+      auto it = std::find_if(index_->objects().begin(), index_->objects().end(),
+                             [&](const index::ObjectRecord& r) { return key_of(std::string(index_->key(r))) == key; });
+      ASSERT_NE(it, index_->objects().end()) << key;
+      EXPECT_EQ(workers_->owner_of(static_cast<uint32_t>(it - index_->objects().begin())), w) << key;
+    }
+  }
+}
+
+TEST_F(WorkersTest, AReadAcrossTwoOwnersIsCutAndJoinedInOrder) {
+  ASSERT_NO_FATAL_FAILURE(start_direct_workers(2));
+  auto [a, b] = neighbours_of_two_owners();
+  ASSERT_NE(a, nullptr) << "no neighbouring files of two owners in the test tree";
+  uint64_t boundary = uint64_t{b->first_block} * 4096;
+  for (int pieces : {1, 3, 0}) {  // readv in one and three iovecs, then lent
+    auto r = start_read(boundary - 6000, 12000, pieces);
+    ASSERT_TRUE(eventually([&] { return r->status.has_value(); }));
+    ASSERT_TRUE(r->status->ok()) << r->status->error().describe();
+    EXPECT_TRUE(r->data == image_.substr(boundary - 6000, 12000)) << pieces << " pieces";
+  }
+  // The whole device in one request: every worker's part, in order.
+  auto whole = start_read(0, device_->size_bytes(), 0);
+  ASSERT_TRUE(eventually([&] { return whole->status.has_value(); }));
+  ASSERT_TRUE(whole->status->ok()) << whole->status->error().describe();
+  EXPECT_TRUE(whole->data == image_);
+  // A failing part fails the read, once, on the home loop.
+  auto past = start_read(device_->size_bytes() - 100, 200);
+  ASSERT_TRUE(eventually([&] { return past->status.has_value(); }));
+  EXPECT_EQ(past->status->error().kind, ErrorKind::kInvalidArgument);
+}
+
+TEST_F(WorkersTest, HintsArePrefetchedOnceEachByTheirOwners) {
+  make_tree();
+  ASSERT_NO_FATAL_FAILURE(build_index());
+  EngineOptions options;
+  options.prefetch = PrefetchMode::kNone;
+  options.prefetch_window_initial = 64;
+  std::vector<std::string> hints;
+  for (const index::Extent& e : index_->extents())
+    if (index_->objects()[e.object].size > 0) hints.emplace_back(index_->key(index_->objects()[e.object]));
+  hints.push_back("no/such/file");
+  options.hints = hints;
+  ASSERT_NO_FATAL_FAILURE(start_workers(64 * kMiB, options, 2));
+  ASSERT_TRUE(eventually([&] { return worker_gets() >= hints.size() - 1; }));
+  {
+    std::lock_guard lock(log_mu_);
+    ASSERT_EQ(log_.size(), 1u) << "the unknown path is reported once, not by every worker";
+    EXPECT_NE(log_[0].find("no/such/file"), std::string::npos) << log_[0];
+  }
+  // Everything hinted is cached where its reads go: reading it all costs no GET.
+  auto whole = start_read(0, device_->size_bytes(), 0);
+  ASSERT_TRUE(eventually([&] { return whole->status.has_value(); }));
+  ASSERT_TRUE(whole->status->ok()) << whole->status->error().describe();
+  EXPECT_TRUE(whole->data == image_);
+  EXPECT_EQ(worker_gets(), hints.size() - 1);
+  HintReport report = workers_->set_hints({hints[0], "nope"});
+  EXPECT_EQ(report.matched, 1u);
+  EXPECT_EQ(report.unknown, std::vector<std::string>{"nope"});
+}
+
+TEST_F(WorkersTest, WarmAllFillsEveryWorkersShareWithoutEvicting) {
+  make_tree();
+  ASSERT_NO_FATAL_FAILURE(build_index());
+  EngineOptions options;
+  options.warm_all = true;
+  options.prefetch = PrefetchMode::kNone;
+  ASSERT_NO_FATAL_FAILURE(start_workers(64 * kMiB, options, 2));
+  size_t with_data = 0;
+  for (const index::Extent& e : index_->extents()) with_data += index_->objects()[e.object].size > 0;
+  ASSERT_TRUE(eventually([&] { return worker_gets() >= with_data; }));
+  auto whole = start_read(0, device_->size_bytes());
+  ASSERT_TRUE(eventually([&] { return whole->status.has_value(); }));
+  ASSERT_TRUE(whole->status->ok());
+  EXPECT_TRUE(whole->data == image_);
+  EXPECT_EQ(worker_gets(), with_data) << "warm-all fetched each object once, on its owner";
+  EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_wasted_total"), 0u);
+}
+
+TEST_F(WorkersTest, ABudgetTooSmallToSplitRunsFewerWorkers) {
+  // 4 workers of 64 KiB-unit engines need 4 × 4 × 64 KiB; 512 KiB holds two.
+  make_tree();
+  ASSERT_NO_FATAL_FAILURE(build_index());
+  EngineOptions options;
+  options.whole_object_max = 64 * kKiB;
+  options.chunk_size = 64 * kKiB;
+  ASSERT_NO_FATAL_FAILURE(start_workers(512 * kKiB, options, 4));
+  EXPECT_EQ(workers_->count(), 2);
+  EXPECT_LE(workers_->cache_budget(), 512 * kKiB);
+  expect_matches_image(0, device_->size_bytes());
+}
+
+TEST_F(WorkersTest, StoppingWithReadsInFlightDropsThemCleanly) {
+  ASSERT_NO_FATAL_FAILURE(start_direct_workers(3, 48 * kMiB));
+  std::vector<std::unique_ptr<Read>> reads;
+  for (const index::Extent& e : index_->extents())
+    reads.push_back(start_read(uint64_t{e.first_block} * 4096, 4096, 0));
+  loop_->run_once(std::chrono::milliseconds(0));
+  workers_.reset();  // joins the worker threads; their engines drop what is in flight
+  device_ = nullptr;
+  loop_->run_once(std::chrono::milliseconds(0));  // replies already posted home may still run
+  for (auto& r : reads) {
+    if (r->status) {
+      EXPECT_TRUE(r->status->ok()) << r->status->error().describe();
+    }
+  }
+}
+
+// An epoch with several workers pays what one engine pays: random order closes every worker's
+// window, layout order opens them without waste.
+class WorkersEpochTest : public EpochTest {
+ protected:
+  void SetUp() override {
+    EpochTest::SetUp();
+    if (HasFatalFailure()) return;
+    engine_.reset();
+    EngineOptions options;
+    options.whole_object_max = 64 * kKiB;
+    options.chunk_size = 64 * kKiB;
+    uint64_t epoch = 0;
+    for (const index::Extent& e : index_->extents()) epoch += index_->objects()[e.object].size;
+    ASSERT_NO_FATAL_FAILURE(start_workers(epoch / 2, options, 2, 64));
+  }
+  void read_files_concurrently(const std::vector<size_t>& order, size_t readers) {
+    for (size_t at = 0; at < order.size(); at += readers) {
+      std::vector<std::unique_ptr<Read>> batch;
+      std::vector<uint64_t> offsets;
+      for (size_t i = at; i < std::min(order.size(), at + readers); ++i) {
+        const index::Extent& e = index_->extents()[order[i]];
+        offsets.push_back(uint64_t{e.first_block} * 4096);
+        batch.push_back(start_read(offsets.back(), index_->objects()[e.object].size));
+      }
+      ASSERT_TRUE(eventually([&] {
+        return std::all_of(batch.begin(), batch.end(), [](auto& r) { return r->status.has_value(); });
+      }));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        ASSERT_TRUE(batch[i]->status->ok()) << batch[i]->status->error().describe();
+        ASSERT_TRUE(batch[i]->data == image_.substr(offsets[i], batch[i]->data.size()));
+      }
+    }
+  }
+};
+
+TEST_F(WorkersEpochTest, RandomOrderCostsAtMostATenthMoreGetsThanFiles) {
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
+  ASSERT_NO_FATAL_FAILURE(read_files_concurrently(order, 4));
+  std::printf("2 workers, random order: %zu GETs for %zu files\n", worker_gets(), order.size());
+  EXPECT_LE(worker_gets(), order.size() * 11 / 10);
+}
+
+TEST_F(WorkersEpochTest, LayoutOrderWastesNoGet) {
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  ASSERT_NO_FATAL_FAILURE(read_files_concurrently(order, 1));
+  size_t misses = counter(metrics_, "shoal_engine_cache_misses_total");
+  std::printf("2 workers, layout order: %zu GETs for %zu files, %zu misses\n", worker_gets(),
+              order.size(), misses);
+  EXPECT_EQ(worker_gets(), order.size()) << "one GET per file, none wasted";
+  EXPECT_LE(misses, 32u) << "prefetch should run ahead of the reader in every worker's runs";
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ ublk_depth = 64
 listen = "127.0.0.1:9109"
 [control]
 socket = "/run/shoal/train.ctl"
+[daemon]
+workers = 6
 )",
                                "train.toml");
   ASSERT_TRUE(c.ok()) << c.error().describe();
@@ -86,6 +88,7 @@ socket = "/run/shoal/train.ctl"
   EXPECT_EQ(c->frontend_options.ublk.queue_depth, 64);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9109");
   EXPECT_EQ(c->control_socket, "/run/shoal/train.ctl");
+  EXPECT_EQ(c->workers, 6);
 }
 
 TEST(VolumeConfigTest, AnEmptyFileGivesTheDefaults) {
@@ -103,6 +106,9 @@ TEST(VolumeConfigTest, AnEmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->frontend_options.ublk.queue_depth, 128);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_TRUE(c->control_socket.empty());
+  EXPECT_EQ(c->workers, 0) << "0: shoald picks the CPUs it may use";
+  EXPECT_GE(default_worker_count(), 1);
+  EXPECT_LE(default_worker_count(), WorkerOptions::kMaxWorkers);
 }
 
 TEST(VolumeConfigTest, SizesTakeBinaryAndDecimalUnits) {
@@ -159,6 +165,10 @@ TEST(VolumeConfigTest, ErrorsNameTheFileTableAndKey) {
 
   Error port = parse_error("[frontend]\nport = 70000\n");
   EXPECT_NE(port.message.find("[frontend] port"), std::string::npos) << port.message;
+
+  Error workers = parse_error("[daemon]\nworkers = 17\n");
+  EXPECT_NE(workers.message.find("[daemon] workers"), std::string::npos) << workers.message;
+  EXPECT_NE(workers.message.find("between 1 and 16"), std::string::npos) << workers.message;
 
   Error not_table = parse_error("fetch = 3\n");
   EXPECT_NE(not_table.message.find("fetch must be a table"), std::string::npos)
