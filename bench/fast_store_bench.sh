@@ -5,8 +5,9 @@
 # in the way). The index is built from a manifest carrying nginx's ETags (`"<hex mtime>-<hex
 # size>"`). Side by side in one run, for each delay of DELAYS and each reader count of READERS:
 #   curl --parallel --parallel-max READERS   the same GETs, signed with SigV4 like shoal;
-#   shoal mount (FUSE image)                 a fresh mount per prefetch mode of MODES, read by
-#                                            bench/read_list.c with READERS threads.
+#   shoal mount (FUSE image)                 a fresh mount per prefetch mode of MODES and worker
+#                                            count of WORKERS, read by bench/read_list.c with
+#                                            READERS threads.
 # Every file is read once, whole, in one random order (the same for every client). Reported:
 # files/s, and CPU per file of the client (shoald, from /proc/PID/stat; curl, from its
 # rusage), of nginx, of the reader and of the whole machine (/proc/stat). Then: the cost per
@@ -17,6 +18,7 @@
 # docs/fast_store_bench.png.
 # Usage: bench/fast_store_bench.sh   (env: FAST_BENCH_FILES=20000 FAST_BENCH_SIZE=102400
 #        FAST_BENCH_READERS="64 256" FAST_BENCH_DELAYS="0 10" FAST_BENCH_MODES="none cross-file hints"
+#        FAST_BENCH_WORKERS="1 2" (shoald --workers; the scale, warm and profile runs use the last)
 #        FAST_BENCH_SCALE_FILES="5000 20000 80000" FAST_BENCH_CACHE=4GiB FAST_BENCH_PERF=1
 #        FAST_BENCH_PREFAULT=1 (shoal mount --cache-prefault, the epoch starting once it is done)
 #        FAST_BENCH_PERF_OUT=FILE (keep the profile's perf.data) FAST_BENCH_CALL_GRAPH=dwarf;
@@ -28,6 +30,8 @@ SIZE=${FAST_BENCH_SIZE:-102400}
 read -ra READERS <<<"${FAST_BENCH_READERS:-64 256}"
 read -ra DELAYS <<<"${FAST_BENCH_DELAYS:-0 10}"
 read -ra MODES <<<"${FAST_BENCH_MODES:-none cross-file hints}"
+read -ra WORKERS <<<"${FAST_BENCH_WORKERS:-1 2}"
+MOUNT_WORKERS=${WORKERS[-1]}
 read -ra SCALE <<<"${FAST_BENCH_SCALE_FILES:-5000 20000 80000}"
 CACHE=${FAST_BENCH_CACHE:-4GiB}
 PERF=${FAST_BENCH_PERF:-1}
@@ -166,7 +170,7 @@ mount_volume() {
   local prefault=()
   [[ $PREFAULT == 1 ]] && prefault=(--cache-prefault)
   line=$("$SHOAL" mount "$WORK/train-$1.shix" "$MNT" --endpoint "$(endpoint_of "$3")" --region us-east-1 \
-    "${mode[@]}" --cache-memory "$CACHE" "${prefault[@]}")
+    "${mode[@]}" --cache-memory "$CACHE" "${prefault[@]}" --workers "$MOUNT_WORKERS")
   SHOALD_PID=$(sed -n 's/.*shoald pid \([0-9]*\).*/\1/p' <<<"$line")
   [[ -n $SHOALD_PID ]] || { echo "no shoald pid in: $line" >&2; exit 1; }
   # A prefaulting daemon holds its whole budget once the pool's thread is done: the epoch
@@ -199,14 +203,18 @@ for delay in "${DELAYS[@]}"; do
       "$CMD_US" "$NGINX_US" "$MACHINE_US" "$FILES" >>"$RESULTS"
     echo "+$delay ms, $readers readers: curl $(rate "$FILES" "$SECONDS_") files/s, $CMD_US µs/file"
     for mode in "${MODES[@]}"; do
-      mount_volume "$FILES" "$mode" "$delay"
-      shoal_epoch "$FILES" "$readers"
-      gets=$(gets_of_mount)
-      "$SHOAL" umount "$MNT" >/dev/null
-      printf '%s\t%s\tshoal %s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$delay" "$readers" "$mode" \
-        "$(rate "$FILES" "$SECONDS_")" "$SHOALD_US" "$CMD_US" "$NGINX_US" "$MACHINE_US" "$gets" >>"$RESULTS"
-      echo "+$delay ms, $readers readers: shoal $mode $(rate "$FILES" "$SECONDS_") files/s, shoald $SHOALD_US µs/file, $gets GETs"
+      for MOUNT_WORKERS in "${WORKERS[@]}"; do
+        mount_volume "$FILES" "$mode" "$delay"
+        shoal_epoch "$FILES" "$readers"
+        gets=$(gets_of_mount)
+        "$SHOAL" umount "$MNT" >/dev/null
+        client="shoal $mode, $MOUNT_WORKERS worker$( ((MOUNT_WORKERS > 1)) && echo s)"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$delay" "$readers" "$client" \
+          "$(rate "$FILES" "$SECONDS_")" "$SHOALD_US" "$CMD_US" "$NGINX_US" "$MACHINE_US" "$gets" >>"$RESULTS"
+        echo "+$delay ms, $readers readers: $client $(rate "$FILES" "$SECONDS_") files/s, shoald $SHOALD_US µs/file, $gets GETs"
+      done
     done
+    MOUNT_WORKERS=${WORKERS[-1]}
   done
 done
 
@@ -302,18 +310,18 @@ PY
   echo
   echo "![files/s against readers](fast_store_bench.png)"
   echo
-  echo "Cost per file as the volume grows (direct mode, +${DELAYS[0]} ms, ${READERS[0]} readers):"
+  echo "Cost per file as the volume grows (direct mode, $MOUNT_WORKERS workers, +${DELAYS[0]} ms, ${READERS[0]} readers):"
   echo
   echo "| files | files/s | shoald µs/file | machine µs/file |"
   echo "| ---: | ---: | ---: | ---: |"
   awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$SCALE_RESULTS"
   echo
-  echo "Warm epochs (${READERS[0]} readers): from shoald's cache with the page cache dropped"
+  echo "Warm epochs (${READERS[0]} readers, $MOUNT_WORKERS workers): from shoald's cache with the page cache dropped"
   echo "$warm_daemon files/s (shoald $warm_daemon_us µs/file, $(python3 -c "print(f'{$warm_daemon / $tmpfs:.2f}')")× tmpfs);"
   echo "from the page cache $warm_page files/s ($(python3 -c "print(f'{$warm_page / $tmpfs:.2f}')")× tmpfs); the same tree on tmpfs $tmpfs files/s."
   if [[ -s $PROFILE ]]; then
     echo
-    echo "Where shoald spends its time in a cold direct epoch (\`perf record -g\`, self time, top symbols):"
+    echo "Where shoald spends its time in a cold direct epoch ($MOUNT_WORKERS workers; \`perf record -g\`, self time, top symbols):"
     echo
     echo '```'
     cat "$PROFILE"
