@@ -208,7 +208,8 @@ for delay in "${DELAYS[@]}"; do
         shoal_epoch "$FILES" "$readers"
         gets=$(gets_of_mount)
         "$SHOAL" umount "$MNT" >/dev/null
-        client="shoal $mode, $MOUNT_WORKERS worker$( ((MOUNT_WORKERS > 1)) && echo s)"
+        client="shoal $mode, $MOUNT_WORKERS worker"
+        ((MOUNT_WORKERS == 1)) || client+=s
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$delay" "$readers" "$client" \
           "$(rate "$FILES" "$SECONDS_")" "$SHOALD_US" "$CMD_US" "$NGINX_US" "$MACHINE_US" "$gets" >>"$RESULTS"
         echo "+$delay ms, $readers readers: $client $(rate "$FILES" "$SECONDS_") files/s, shoald $SHOALD_US µs/file, $gets GETs"
