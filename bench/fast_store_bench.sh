@@ -58,68 +58,12 @@ cc -O2 -pthread -o "$WORK/read_list" "$ROOT/bench/read_list.c"
 mount -t tmpfs -o size=$((TREE_FILES * (SIZE + 4096) / 1048576 + 256))m shoal-fast-bench "$WORK/www"
 TREE=$WORK/www/bucket/train
 
-echo "writing $TREE_FILES files of $SIZE bytes to tmpfs"
-python3 - "$TREE" "$TREE_FILES" "$SIZE" <<'PY'
-import os, sys
-root, files, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-block = os.urandom(size + 4096)
-for i in range(files):
-    d = f"{root}/d{i % 100:03d}"
-    os.makedirs(d, exist_ok=True)
-    with open(f"{d}/img-{i:06d}.jpg", "wb") as f:
-        f.write(block[i % 4096:i % 4096 + size])  # distinct bytes per file, cheaply
-PY
-
-FAST_PORT=$(free_port); SLOW_PORT=$(free_port)
-cat >"$WORK/nginx.conf" <<END
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-user root;  # the work directory is private to root
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx.error.log;
-daemon off;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$FAST_PORT; root $WORK/www; }
-  server {
-    listen 127.0.0.1:$SLOW_PORT;
-    location / { echo_sleep 0.010; echo_exec /__static\$uri; }
-    location /__static/ { internal; alias $WORK/www/; }
-  }
-}
-END
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$FAST_PORT/" && break; sleep 0.1; done
-NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
-endpoint_of() { [[ $1 == 0 ]] && echo "http://127.0.0.1:$FAST_PORT" || echo "http://127.0.0.1:$SLOW_PORT"; }
+write_tree "$TREE" "$TREE_FILES" "$SIZE"
+start_fast_store "$WORK"
 for d in "${DELAYS[@]}"; do
   [[ $d == 0 || $d == 10 ]] || { echo "DELAYS: 0 and 10 (ms) are what the nginx config serves" >&2; exit 2; }
 done
-
-# Manifests of the first N files with nginx's ETags; each set's read order is one shuffle.
-python3 - "$WORK/www/bucket" "$WORK" "$TREE_FILES" "$FILES" "${SCALE[@]}" <<'PY'
-import datetime, os, random, sys
-bucket, work, tree_files = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sets = sorted({int(n) for n in sys.argv[4:]})
-keys = [f"train/d{i % 100:03d}/img-{i:06d}.jpg" for i in range(tree_files)]
-for n in sets:
-    subset = sorted(keys[:n])
-    with open(f"{work}/manifest-{n}.csv", "w") as m:
-        m.write("key,size,etag,mtime\n")
-        for k in subset:
-            st = os.stat(f"{bucket}/{k}")
-            mtime = datetime.datetime.fromtimestamp(int(st.st_mtime), datetime.timezone.utc)
-            m.write(f'{k},{st.st_size},"""{int(st.st_mtime):x}-{st.st_size:x}""",'
-                    f'{mtime.strftime("%Y-%m-%dT%H:%M:%SZ")}\n')
-    order = list(subset)
-    random.Random(1).shuffle(order)
-    with open(f"{work}/order-{n}", "w") as o:
-        o.write("\n".join(k.removeprefix("train/") for k in order) + "\n")
-PY
+nginx_manifests "$WORK/www/bucket" "$WORK" "$TREE_FILES" "$FILES" "${SCALE[@]}"
 for n in $(printf '%s\n' "$FILES" "${SCALE[@]}" | sort -un); do
   "$SHOAL" index build s3://bucket/train/ -o "$WORK/train-$n.shix" \
     --from-manifest "$WORK/manifest-$n.csv" --endpoint "$(endpoint_of 0)" --region us-east-1 >/dev/null
