@@ -9,6 +9,8 @@ constexpr size_t kMaxStreams = 8;
 // Warm-all units queued or in flight at a time: enough to keep its free GET slots busy
 // without filling the queues with the whole volume.
 constexpr int kWarmDepth = 16;
+// The most hinted objects fetched ahead of the last hinted read (see hint_window_max_).
+constexpr uint64_t kMaxHintWindow = 4096;
 
 }  // namespace
 
@@ -56,7 +58,7 @@ void Prefetcher::adapt_to_cache() {
     hint_window_ = std::max<uint32_t>(1, hint_window_ / 2);
   } else if (used_since >= hint_window_) {
     // Hints are the job's own list: used means the list is right and may run further ahead.
-    hint_window_ = std::min(window_max_, hint_window_ * 2);
+    hint_window_ = std::min(hint_window_ceiling(), hint_window_ * 2);
   } else {
     return;
   }
@@ -189,6 +191,13 @@ HintReport Prefetcher::set_hints(const std::vector<std::string>& paths_in_order)
     hints_.push_back(it->second);
   }
   report.matched = hints_.size();
+  uint64_t footprints = 0;
+  for (uint32_t object : hints_)
+    footprints += MemoryCache::footprint(geometry_.unit_length(index_.objects()[object], 0));
+  uint64_t mean = hints_.empty() ? 0 : std::max<uint64_t>(1, footprints / hints_.size());
+  uint64_t by_bytes = mean == 0 ? kMaxHintWindow : cache_.probation_bytes() / 2 / mean;
+  hint_window_max_ = static_cast<uint32_t>(std::clamp<uint64_t>(by_bytes, 1, kMaxHintWindow));
+  hint_window_ = std::min(hint_window_, hint_window_max_);
   uint64_t end = std::min<uint64_t>(hints_.size(), hint_window_);
   for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
   return report;

@@ -846,6 +846,38 @@ TEST_F(EpochTest, AReaderThatTurnsSequentialReopensTheWindow) {
   EXPECT_LE(store_->gets(), order.size() * 11 / 10);
 }
 
+// A hint list is the job's own order: its window runs past the cross-file maximum (64) as long
+// as what waits unread fits the cache, or a 10 ms store would cap the job near 6,400 files/s.
+TEST_F(EpochTest, HintsRunFurtherAheadThanTheCrossFileWindow) {
+  engine_.reset();
+  EngineOptions options;
+  options.prefetch = PrefetchMode::kNone;
+  options.max_gets_in_flight = 512;
+  std::vector<size_t> order(index_->extents().size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(5));
+  for (size_t position : order)
+    options.hints.emplace_back(index_->key(index_->objects()[index_->extents()[position].object]));
+  ASSERT_NO_FATAL_FAILURE(start_engine(256 * kMiB, options));
+  // The window doubles each time as many hinted files were used as it is wide: 4 … 64 after
+  // 124 reads, 128 after 200.
+  std::vector<size_t> first(order.begin(), order.begin() + 200);
+  ASSERT_NO_FATAL_FAILURE(read_files(first));
+  run_until_idle();
+  std::printf("after 200 hinted reads: %zu GETs\n", store_->gets());
+  EXPECT_GT(store_->gets(), 200u + EngineOptions{}.prefetch_window_max);
+  EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_wasted_total"), 0u);
+  EXPECT_LE(counter(metrics_, "shoal_engine_cache_misses_total"), 8u);
+  // A cache too small for that holds the window to what fits: nothing is evicted unread.
+  engine_.reset();
+  store_->get_keys.clear();
+  ASSERT_NO_FATAL_FAILURE(start_engine(16 * kMiB, options));
+  ASSERT_NO_FATAL_FAILURE(read_files(order));
+  run_until_idle();
+  EXPECT_LE(store_->gets(), order.size() * 11 / 10);
+  EXPECT_EQ(counter(metrics_, "shoal_engine_prefetch_wasted_total"), 0u);
+}
+
 TEST_F(EngineTest, DirectModeIssuesOnlyTheGetsReadersAskFor) {
   ASSERT_NO_FATAL_FAILURE(start_direct_engine_on_the_tree());
   const std::vector<std::string> paths = {"d0/f4.bin", "d2/f10.bin", "a.txt"};
@@ -1070,7 +1102,8 @@ TEST_F(WorkersTest, HintsArePrefetchedOnceEachByTheirOwners) {
     if (index_->objects()[e.object].size > 0) hints.emplace_back(index_->key(index_->objects()[e.object]));
   hints.push_back("no/such/file");
   options.hints = hints;
-  ASSERT_NO_FATAL_FAILURE(start_workers(64 * kMiB, options, 2));
+  // Room for every hinted file in each worker's probation queue, so the window covers them all.
+  ASSERT_NO_FATAL_FAILURE(start_workers(512 * kMiB, options, 2));
   ASSERT_TRUE(eventually([&] { return worker_gets() >= hints.size() - 1; }));
   {
     std::lock_guard lock(log_mu_);
