@@ -119,7 +119,8 @@ if ((S3RVER_FILES > 0)); then
   for _ in $(seq 100); do grep -q ready "$WORK/proxy.log" && break; sleep 0.1; done
   DIRECT=http://127.0.0.1:$S3_PORT PROXIED=http://127.0.0.1:$PROXY_PORT
   echo "uploading $S3RVER_FILES files to s3rver"
-  (cd "$WORK/www/bucket" && find train -type f | sort | head -n "$S3RVER_FILES") >"$WORK/keys"
+  # awk reads to the end (head would leave sort a closed pipe, which pipefail reports).
+  (cd "$WORK/www/bucket" && find train -type f | sort | awk -v n="$S3RVER_FILES" 'NR <= n') >"$WORK/keys"
   awk -v dir="$WORK/www/bucket" -v url="$DIRECT/bucket" \
     '{ printf "upload-file = \"%s/%s\"\nurl = \"%s/%s\"\noutput = \"/dev/null\"\n", dir, $0, url, $0 }' \
     "$WORK/keys" >"$WORK/put.cfg"
