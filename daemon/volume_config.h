@@ -14,8 +14,8 @@
 //              for all
 //   [metrics]  listen = "127.0.0.1:9109" | "unix:/run/shoal/x.sock"
 //   [control]  socket = "/run/shoal/x.ctl"
-//   [daemon]   workers = 4   (event loops serving the volume; default: the CPUs shoald may use,
-//              at most 16; see daemon/engine/engine_workers.h)
+//   [daemon]   workers = 4   (event loops serving the volume; default: half the CPUs shoald may
+//              use, 1 to 16; see daemon/engine/engine_workers.h)
 //
 // Unknown tables and keys are errors, so a typo never falls back to a default silently. Every
 // message names the file, the table and the key. Command-line flags override the file: callers

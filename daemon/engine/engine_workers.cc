@@ -12,11 +12,15 @@
 
 namespace shoal {
 
+// Half the CPUs, not all of them: the readers, the kernel's FUSE, loop and EROFS work and the
+// frontend on the home loop need the rest, and a worker that waits for a core makes every read
+// routed to it wait too (two cross-thread hops per read). On 2 cores, 2 workers made a hinted
+// DataLoader epoch 2.4x slower than 1 (docs/BENCHMARKS.md).
 int default_worker_count() {
   cpu_set_t set;
   CPU_ZERO(&set);
   int cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-  return std::clamp(cpus, 1, WorkerOptions::kMaxWorkers);
+  return std::clamp(cpus / 2, 1, WorkerOptions::kMaxWorkers);
 }
 
 struct EngineWorkers::Worker {

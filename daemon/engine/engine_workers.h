@@ -51,7 +51,8 @@ struct WorkerOptions {
   uint32_t run_objects = 1024;
 };
 
-// The default worker count: the CPUs this process may run on, capped at kMaxWorkers.
+// The default worker count: half the CPUs this process may run on, at least 1, at most
+// kMaxWorkers.
 int default_worker_count();
 
 class EngineWorkers final : public BlockDevice {

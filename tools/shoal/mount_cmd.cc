@@ -145,7 +145,7 @@ void register_mount(CLI::App& app, int& exit_code) {
   cmd->add_flag("--cache-prefault", o->cache_prefault,
                 "Fault the whole cache budget in at start, off the serving loop");
   cmd->add_option("--workers", o->spec.workers,
-                  "shoald's event loops (default: the config's, else the CPUs it may use)")
+                  "shoald's event loops (default: the config's, else half the CPUs it may use)")
       ->check(CLI::Range(1, WorkerOptions::kMaxWorkers));
   cmd->add_option("--prefetch", o->prefetch, "cross-file, or none (direct mode)");
   cmd->add_option("--metrics", o->spec.metrics, "Prometheus endpoint: 127.0.0.1:9109 or unix:PATH");

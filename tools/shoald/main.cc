@@ -114,7 +114,7 @@ void add_flags(CLI::App& app, Flags& f, DaemonSettings& s) {
                "Fault the whole cache budget in at start, on a thread of its own");
   app.add_option("--workers", f.workers,
                  "Event loops serving the volume, each with its own store connections and share "
-                 "of the cache (default: the CPUs shoald may use, at most 16)")
+                 "of the cache (default: half the CPUs shoald may use, 1 to 16)")
       ->check(CLI::Range(1, shoal::WorkerOptions::kMaxWorkers));
   app.add_option("--prefetch", f.prefetch, "cross-file, or none (direct mode)");
   app.add_flag("--warm-all", f.warm_all, "Fill the cache in layout order at start");

@@ -47,7 +47,8 @@ class MountFileTest : public MountTest {
 };
 
 TEST_F(MountFileTest, UriMountReadsEverythingAndUmountLeavesNothing) {
-  CommandResult mounted = shoal("mount file://" + source_ + " " + mountpoint_);
+  // Three workers: every file is read back through reads routed to their objects' owners.
+  CommandResult mounted = shoal("mount file://" + source_ + " " + mountpoint_ + " --workers 3");
   ASSERT_EQ(mounted.exit_code, 0) << mounted.output;
   EXPECT_NE(mounted.output.find("indexed file://" + source_), std::string::npos) << mounted.output;
   EXPECT_EQ(test::mounted_type(mountpoint_), "erofs");
@@ -62,6 +63,7 @@ TEST_F(MountFileTest, UriMountReadsEverythingAndUmountLeavesNothing) {
   EXPECT_GT(metric(stats.output, "shoal_engine_gets_total"), 0) << stats.output;
   EXPECT_EQ(metric(stats.output, "shoal_engine_request_errors_total"), 0) << stats.output;
   EXPECT_GT(metric(stats.output, "process_resident_memory_bytes"), 0) << stats.output;
+  EXPECT_EQ(metric(stats.output, "shoal_daemon_workers"), 3) << stats.output;
 
   CommandResult unmounted = shoal("umount " + mountpoint_);
   ASSERT_EQ(unmounted.exit_code, 0) << unmounted.output;
@@ -77,7 +79,8 @@ TEST_F(MountFileTest, IndexFileMountWithConfigServesMetricsAndHints) {
   std::string metrics_socket = dir_ + "/metrics.sock";
   std::string config = dir_ + "/volume.toml";
   std::ofstream(config) << "[cache]\nmemory = \"64MiB\"\n[prefetch]\nmode = \"none\"\n"
-                        << "[metrics]\nlisten = \"unix:" << metrics_socket << "\"\n";
+                        << "[metrics]\nlisten = \"unix:" << metrics_socket << "\"\n"
+                        << "[daemon]\nworkers = 2\n";
   CommandResult mounted = shoal("mount " + index + " " + mountpoint_ + " --config " + config);
   ASSERT_EQ(mounted.exit_code, 0) << mounted.output;
   expect_same_tree(tree_, mountpoint_);
@@ -87,6 +90,7 @@ TEST_F(MountFileTest, IndexFileMountWithConfigServesMetricsAndHints) {
   EXPECT_EQ(metric(scraped.substr(scraped.find("\r\n\r\n") + 4), "shoal_daemon_cache_budget_bytes"),
             64.0 * 1024 * 1024)
       << scraped;
+  EXPECT_EQ(metric(scraped.substr(scraped.find("\r\n\r\n") + 4), "shoal_daemon_workers"), 2) << scraped;
 
   std::string control = read_file(dir_ + "/run/" + fs::directory_iterator(dir_ + "/run")->path()
                                                         .filename().string() + "/state.toml");

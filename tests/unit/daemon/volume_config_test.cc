@@ -106,7 +106,7 @@ TEST(VolumeConfigTest, AnEmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->frontend_options.ublk.queue_depth, 128);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_TRUE(c->control_socket.empty());
-  EXPECT_EQ(c->workers, 0) << "0: shoald picks the CPUs it may use";
+  EXPECT_EQ(c->workers, 0) << "0: shoald picks half the CPUs it may use";
   EXPECT_GE(default_worker_count(), 1);
   EXPECT_LE(default_worker_count(), WorkerOptions::kMaxWorkers);
 }
