@@ -105,6 +105,7 @@ SteadyTime CredentialProvider::next_fetch_locked(SteadyTime now, SystemTime wall
     auto lifetime = *expiration_ - fetched_at_;
     SystemTime at = std::min(fetched_at_ + lifetime * 2 / 3, *expiration_ - policy_.lead);
     at = std::max(at, fetched_at_ + lifetime / 2);
+    at = std::max(at, wall_now + policy_.min_interval);
     next = now + std::chrono::duration_cast<SteadyTime::duration>(at - wall_now);
   }
   if (failures_ > 0) {
@@ -148,6 +149,10 @@ void CredentialProvider::run() {
       continue;
     }
     Result<ExpiringCredentials> got = source_->fetch();
+    if (got.ok() && got->expiration && *got->expiration <= std::chrono::system_clock::now()) {
+      got = Error(ErrorKind::kAccessDenied, description_ + " gave credentials that expired at " +
+                                                format_iso8601(*got->expiration));
+    }
     if (got.ok()) {
       log_info("credentials from " + description_ + " refreshed: " +
                got->credentials.redacted() + ", they " + expiry_text(got->expiration));

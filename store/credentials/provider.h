@@ -60,6 +60,9 @@ struct RefreshPolicy {
   // Fetch this long before expiry at the latest (or at 2/3 of the lifetime, whichever is
   // sooner; never before half of it).
   std::chrono::seconds lead{300};
+  // Scheduled refreshes never come closer together than this: a source that keeps answering
+  // the same expiration (a metadata service before it rotates) is not asked in a tight loop.
+  std::chrono::milliseconds min_interval{200};
 };
 
 class CredentialProvider {

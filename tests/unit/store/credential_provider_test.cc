@@ -132,6 +132,30 @@ TEST(CredentialProvider, ManyThreadsReadWhileItRefreshes) {
   EXPECT_EQ(empty.load(), 0);
 }
 
+// Answers the same expiration every time, as a metadata service does until it rotates.
+class StuckSource final : public CredentialSource {
+ public:
+  std::string describe() const override { return "the stuck source"; }
+  Result<ExpiringCredentials> fetch() override {
+    ++fetches;
+    return ExpiringCredentials{{"STUCK", "secret", "token"}, expires};
+  }
+  SystemTime expires = std::chrono::system_clock::now() + 1500ms;
+  std::atomic<int> fetches{0};
+};
+
+TEST(CredentialProvider, ASourceThatNeverRenewsIsNotAskedInATightLoop) {
+  auto source = std::make_unique<StuckSource>();
+  StuckSource* s = source.get();
+  RefreshPolicy policy;
+  policy.retry_base = 100ms;
+  auto p = CredentialProvider::start(std::move(source), policy);
+  ASSERT_TRUE(p.ok());
+  std::this_thread::sleep_for(3s);  // past the expiry: every answer is now expired too
+  EXPECT_LT(s->fetches.load(), 40) << "asked " << s->fetches.load() << " times in 3 s";
+  EXPECT_EQ((*p)->current()->access_key_id, "STUCK") << "keys are kept, never emptied";
+}
+
 TEST(Iso8601, FormatsAndParsesTheStsForm) {
   auto t = parse_expiration("2026-05-01T12:34:56Z\n");
   ASSERT_TRUE(t);
