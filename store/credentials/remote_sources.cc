@@ -214,13 +214,15 @@ class MetadataSource final : public CredentialSource {
       r.url = s_.endpoint + "/latest/api/token";
       r.headers = {{d_.token_ttl_header, "21600"}};
       auto answer = fetch_blocking(r);
-      if (!answer.ok()) return answer.error().with_context(describe());
+      if (!answer.ok()) return with_hint(answer.error().with_context(describe()));
       if (answer->status == 200) {
         token = trim(answer->body);
       } else if (d_.token_required || answer->status >= 500) {
-        return Error(answer->status >= 500 ? ErrorKind::kServer : ErrorKind::kAccessDenied,
-                     describe() + ": PUT /latest/api/token answered HTTP " +
-                         std::to_string(answer->status));
+        ErrorKind kind = answer->status >= 500   ? ErrorKind::kServer
+                         : answer->status == 404 ? ErrorKind::kNotFound
+                                                 : ErrorKind::kAccessDenied;
+        return with_hint(Error(kind, describe() + ": PUT /latest/api/token answered HTTP " +
+                                         std::to_string(answer->status)));
       }
       // ECS in normal mode may not offer tokens: ask without one.
     }
@@ -238,12 +240,19 @@ class MetadataSource final : public CredentialSource {
   }
 
  private:
+  // What to check when the service is not there or not what it should be.
+  static Error with_hint(Error e) {
+    e.message += " (is this a cloud instance with a role attached? set metadata_endpoint or "
+                 "choose another credentials source)";
+    return e;
+  }
+
   Result<std::string> get(const std::string& path, const std::string& token) {
     FetchRequest r = request_with(o_);
     r.url = s_.endpoint + path;
     if (!token.empty()) r.headers = {{d_.token_header, token}};
     auto answer = fetch_blocking(r);
-    if (!answer.ok()) return answer.error().with_context(describe());
+    if (!answer.ok()) return with_hint(answer.error().with_context(describe()));
     if (answer->status == 404)
       return Error(ErrorKind::kNotFound, describe() + ": GET " + path +
                                              " answered 404: no such role on this instance");

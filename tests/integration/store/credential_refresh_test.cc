@@ -14,6 +14,7 @@
 #include "store/blocking_store.h"
 #include "store/config.h"
 #include "store/credentials/provider.h"
+#include "tests/support/command.h"
 #include "tests/support/fake_credentials.h"
 #include "tests/support/temp_dir.h"
 
@@ -260,6 +261,27 @@ TEST_F(CredentialRefresh, BadTokensAndMalformedAnswersFailAtStartWithClearErrors
   ASSERT_FALSE(malformed.ok());
   EXPECT_NE(malformed.error().describe().find("cannot read the answer"), std::string::npos);
   EXPECT_EQ(malformed.error().kind, ErrorKind::kServer);
+}
+
+// The real CLI, in a pod's environment with nothing but IRSA's variables: the chain is what
+// every command uses.
+TEST_F(CredentialRefresh, TheCliReadsWithWebIdentityAndPrintsNoSecret) {
+  std::string env = "env -i PATH=/usr/bin:/bin HOME=" + tmp_.path() +
+                    " AWS_ROLE_ARN=arn:aws:iam::123456789012:role/shoal" +
+                    " AWS_WEB_IDENTITY_TOKEN_FILE=" + token_file_ +
+                    " AWS_STS_ENDPOINT=" + sts_.endpoint() + " ";
+  std::string shoal = std::string(SHOAL_BINARY_DIR) + "/tools/shoal";
+  auto cat = test::run_command(env + shoal + " cat s3://bkt/data/3 --endpoint " +
+                               store_.endpoint() + " --region us-east-1 2>&1");
+  EXPECT_EQ(cat.exit_code, 0) << cat.output;
+  EXPECT_EQ(cat.output, content_of(3));
+  EXPECT_EQ(keys_.issued(), 1);
+  write_file(token_file_, "header.a-token-sts-refuses.signature");
+  auto refused = test::run_command(env + shoal + " cat s3://bkt/data/3 --endpoint " +
+                                   store_.endpoint() + " --region us-east-1 2>&1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("InvalidIdentityToken"), std::string::npos) << refused.output;
+  EXPECT_EQ(refused.output.find("a-token-sts-refuses"), std::string::npos) << refused.output;
 }
 
 }  // namespace
