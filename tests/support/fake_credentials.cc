@@ -1,5 +1,7 @@
 #include "tests/support/fake_credentials.h"
 
+#include <cinttypes>
+#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -340,9 +342,25 @@ Reply VerifyingStore::handle(const Request& r) {
     return Reply{http_reply(404, "<Error><Code>NoSuchKey</Code><Message>The specified key does "
                                  "not exist.</Message></Error>")};
   std::string etag = "\"" + hex_encode(md5(it->second)) + "\"";
+  if (const std::string* if_match = r.header("If-Match"); if_match && *if_match != etag)
+    return Reply{http_reply(412, "<Error><Code>PreconditionFailed</Code><Message>At least one of "
+                                 "the pre-conditions you specified did not hold</Message></Error>")};
   if (r.method == "HEAD")
     return Reply{"HTTP/1.1 200 X\r\nContent-Length: " + std::to_string(it->second.size()) +
                  "\r\nETag: " + etag + "\r\n\r\n"};
+  // "bytes=first-[last]", as the store and the engine ask; anything else gets the whole object.
+  uint64_t first = 0, last = 0, size = it->second.size();
+  const std::string* range = r.header("Range");
+  if (range && size > 0 && std::sscanf(range->c_str(), "bytes=%" SCNu64 "-", &first) == 1 &&
+      first < size) {
+    size_t dash = range->find('-');
+    last = dash + 1 < range->size() ? std::stoull(range->substr(dash + 1)) : size - 1;
+    last = std::min(last, size - 1);
+    return Reply{http_reply(206, std::string_view(it->second).substr(first, last - first + 1),
+                            "ETag: " + etag + "\r\nContent-Range: bytes " +
+                                std::to_string(first) + "-" + std::to_string(last) + "/" +
+                                std::to_string(size) + "\r\n")};
+  }
   return Reply{http_reply(200, it->second, "ETag: " + etag + "\r\n")};
 }
 

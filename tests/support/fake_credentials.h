@@ -78,7 +78,8 @@ class FakeCredentialServer {
   std::unique_ptr<HttpTestServer> server_;  // last: its threads use the members above
 };
 
-// Path-style S3 (bucket "bkt"), objects in memory: GET (whole object), HEAD, PUT. Every
+// Path-style S3 (bucket "bkt"), objects in memory: GET (whole, or one "bytes=a-[b]" range;
+// If-Match honoured), HEAD, PUT. Every
 // request must carry a SigV4 Authorization header that verifies with a key of `keys`; others
 // get S3's 403 answers (InvalidAccessKeyId, ExpiredToken, InvalidToken, SignatureDoesNotMatch).
 class VerifyingStore {
