@@ -51,7 +51,8 @@ struct ProfileChoice {
   AwsProfileFiles files;
   bool named = false;
 };
-std::optional<ProfileChoice> profile_choice(const CredentialChainSettings& s, const EnvLookup& env) {
+std::optional<ProfileChoice> profile_choice(const CredentialChainSettings& s,
+                                           const EnvLookup& env) {
   ProfileChoice c;
   auto named = first_set({s.profile, env("AWS_PROFILE")});
   c.named = named.has_value();
@@ -99,8 +100,8 @@ std::optional<OidcSettings> alibaba_oidc(const CredentialChainSettings& s, const
     bool vpc = env("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED").value_or("") == "true";
     fallback = "https://sts" + std::string(vpc ? "-vpc." : ".") + *region + ".aliyuncs.com";
   }
-  o.endpoint =
-      with_scheme(first_set({s.sts_endpoint, env("ALIBABA_CLOUD_STS_ENDPOINT")}).value_or(fallback));
+  o.endpoint = with_scheme(
+      first_set({s.sts_endpoint, env("ALIBABA_CLOUD_STS_ENDPOINT")}).value_or(fallback));
   return o;
 }
 
@@ -131,7 +132,8 @@ Result<std::shared_ptr<CredentialProvider>> web_identity(ObjectUri::Scheme schem
   auto aws = aws_web_identity(s, env);
   auto ali = alibaba_oidc(s, env);
   bool alibaba_first = scheme == ObjectUri::Scheme::kOss;
-  if (ali && (alibaba_first || !aws)) return start(make_alibaba_oidc_source(*ali, remote_options(s, false)), s);
+  if (ali && (alibaba_first || !aws))
+    return start(make_alibaba_oidc_source(*ali, remote_options(s, false)), s);
   if (aws) return start(make_aws_web_identity_source(*aws, remote_options(s, false)), s);
   return std::shared_ptr<CredentialProvider>();
 }

@@ -32,7 +32,8 @@ std::optional<SystemTime> parse_expiration(std::string_view text) {
     text.remove_suffix(1);
   auto ns = parse_iso8601_ns(text);
   if (!ns) return std::nullopt;
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(*ns)));
+  return SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(*ns)));
 }
 
 std::shared_ptr<CredentialProvider> CredentialProvider::fixed(Credentials credentials) {

@@ -106,7 +106,8 @@ class AwsWebIdentitySource final : public CredentialSource {
         {"RoleArn", s_.role_arn},
         {"RoleSessionName", session_name_or_default(s_.session_name)},
         {"WebIdentityToken", token}};
-    if (s_.duration_seconds > 0) form.emplace_back("DurationSeconds", std::to_string(s_.duration_seconds));
+    if (s_.duration_seconds > 0)
+      form.emplace_back("DurationSeconds", std::to_string(s_.duration_seconds));
     FetchRequest r = request_with(o_);
     r.method = "POST";
     r.url = s_.endpoint + "/";
@@ -297,7 +298,8 @@ Result<ExpiringCredentials> parse_assume_role_with_web_identity(int status, std:
   if (out.credentials.access_key_id.empty() || out.credentials.secret_access_key.empty() ||
       out.credentials.session_token.empty())
     return unreadable(where, "Credentials lacks AccessKeyId, SecretAccessKey or SessionToken");
-  SHOAL_ASSIGN(out.expiration, expiration_of(trim(creds.child("Expiration").text().as_string()), where));
+  SHOAL_ASSIGN(out.expiration,
+               expiration_of(trim(creds.child("Expiration").text().as_string()), where));
   return out;
 }
 

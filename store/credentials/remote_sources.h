@@ -55,7 +55,8 @@ struct MetadataSettings {
 std::unique_ptr<CredentialSource> make_ecs_ram_role_source(MetadataSettings settings,
                                                            RemoteOptions options);
 // The EC2 instance profile via IMDSv2 (session token from PUT /latest/api/token).
-std::unique_ptr<CredentialSource> make_imds_source(MetadataSettings settings, RemoteOptions options);
+std::unique_ptr<CredentialSource> make_imds_source(MetadataSettings settings,
+                                                   RemoteOptions options);
 
 // The answers, parsed; exposed for tests. `where` starts every error message. A service's
 // error answer becomes kAccessDenied (the token or role is refused) or kServer, with the

@@ -101,8 +101,9 @@ void RestCall::wait_for_credentials(uint64_t fetches_before, int polls) {
     attempt();
     return;
   }
-  retry_timer_ = env_.reactor.add_timer(
-      kCredentialPoll, [this, fetches_before, polls] { wait_for_credentials(fetches_before, polls + 1); });
+  retry_timer_ = env_.reactor.add_timer(kCredentialPoll, [this, fetches_before, polls] {
+    wait_for_credentials(fetches_before, polls + 1);
+  });
 }
 
 // A 2xx answer that failed its checks: the error names the call and carries the answer's ids.

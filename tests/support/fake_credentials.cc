@@ -63,7 +63,8 @@ std::optional<SystemTime> parse_amz_date(const std::string& text) {
 
 Credentials IssuedKeys::issue(std::chrono::seconds lifetime, SystemTime* expiration) {
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  Credentials keys{"ASIATEST" + random_hex(6), "secret-" + random_hex(16), "token-" + random_hex(24)};
+  Credentials keys{"ASIATEST" + random_hex(6), "secret-" + random_hex(16),
+                   "token-" + random_hex(24)};
   std::lock_guard lock(mu_);
   ++issued_;
   SystemTime expires = now + lifetime;
@@ -144,8 +145,8 @@ Reply FakeCredentialServer::handle(const Request& r) {
         "</SubjectFromWebIdentityToken>\n"
         "    <Audience>sts.amazonaws.com</Audience>\n"
         "    <AssumedRoleUser>\n"
-        "      <Arn>arn:aws:sts::123456789012:assumed-role/shoal/" + field(form, "RoleSessionName") +
-        "</Arn>\n"
+        "      <Arn>arn:aws:sts::123456789012:assumed-role/shoal/" +
+        field(form, "RoleSessionName") + "</Arn>\n"
         "      <AssumedRoleId>AROATEST:" + field(form, "RoleSessionName") + "</AssumedRoleId>\n"
         "    </AssumedRoleUser>\n"
         "    <Credentials>\n"
@@ -343,8 +344,9 @@ Reply VerifyingStore::handle(const Request& r) {
                                  "not exist.</Message></Error>")};
   std::string etag = "\"" + hex_encode(md5(it->second)) + "\"";
   if (const std::string* if_match = r.header("If-Match"); if_match && *if_match != etag)
-    return Reply{http_reply(412, "<Error><Code>PreconditionFailed</Code><Message>At least one of "
-                                 "the pre-conditions you specified did not hold</Message></Error>")};
+    return Reply{http_reply(412,
+                            "<Error><Code>PreconditionFailed</Code><Message>At least one of the "
+                            "pre-conditions you specified did not hold</Message></Error>")};
   if (r.method == "HEAD")
     return Reply{"HTTP/1.1 200 X\r\nContent-Length: " + std::to_string(it->second.size()) +
                  "\r\nETag: " + etag + "\r\n\r\n"};

@@ -37,7 +37,8 @@ class MountCredentialsTest : public MountTest {
                            << metadata_.endpoint()
                            << "\"\nmetadata_role = \"shoal-test-role\"\nretries = 3\n"
                            << "[fetch]\nwhole_object_max = \"256KiB\"\nchunk_size = \"128KiB\"\n";
-    store_flags_ = " --config " + config_ + " --endpoint " + store_.endpoint() + " --region us-east-1";
+    store_flags_ =
+        " --config " + config_ + " --endpoint " + store_.endpoint() + " --region us-east-1";
   }
 
   // Reads every file once, in random order, from the daemon (the page cache dropped first).

@@ -48,7 +48,8 @@ class CredentialRefresh : public ::testing::Test {
     ASSERT_FALSE(tmp_.path().empty());
     token_file_ = tmp_.path() + "/token";
     write_file(token_file_, test::FakeCredentialServer::Options{}.oidc_token);
-    for (int i = 0; i < kObjects; ++i) store_.put_object("data/" + std::to_string(i), content_of(i));
+    for (int i = 0; i < kObjects; ++i)
+      store_.put_object("data/" + std::to_string(i), content_of(i));
     testing::internal::CaptureStderr();
   }
   void TearDown() override {
@@ -138,7 +139,8 @@ TEST_F(CredentialRefresh, IrsaReadsAcrossSeveralExpiriesLoseNothing) {
   auto failures = read_for(*c, kLifetime * 3);
   if (!failures.empty()) expect_no_failures(failures);
   EXPECT_GE(keys_.issued(), 3) << "the keys were not refreshed";
-  EXPECT_TRUE(store_.refusals().empty()) << "a request went out with expired keys: " << store_.refusals().front();
+  EXPECT_TRUE(store_.refusals().empty())
+      << "a request went out with expired keys: " << store_.refusals().front();
 }
 
 TEST_F(CredentialRefresh, RrsaUploadsAcrossSeveralExpiriesLoseNothing) {
