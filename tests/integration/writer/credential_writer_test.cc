@@ -4,9 +4,10 @@
 // signature and accepts only issued, unexpired keys (tests/support/fake_credentials.h). Every
 // file must arrive byte for byte, with no failed upload attempt.
 //
-// The fake servers run on threads of this process, which the forked writer inherits the
-// bookkeeping of but not the threads: the child's leak check says "Running thread … was not
-// suspended", which is about those, and harmless.
+// The writer runs as `shoal writer run` (fork, then exec at once), not as the harness's forked
+// WriterProcess: the fake servers run on threads of this process, and a child forked from a
+// threaded process that goes on allocating can deadlock on a lock one of them held (ASan's
+// allocator does).
 #include "writer_harness.h"
 
 #include "tests/support/fake_credentials.h"
@@ -16,10 +17,87 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// `shoal writer run --config FILE`, its output in `log`.
+class ExecWriter {
+ public:
+  ExecWriter(std::string config_path, std::string control_socket, std::string log)
+      : config_(std::move(config_path)), control_(std::move(control_socket)), log_(std::move(log)) {}
+  ~ExecWriter() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void start() {
+    std::string shoal = SHOAL_BINARY_DIR "/tools/shoal";
+    std::vector<std::string> args = {shoal, "writer", "run", "--config", config_};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(out, 0) << log_ << ": " << std::strerror(errno);
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0) << "fork: " << std::strerror(errno);
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(out, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out);
+  }
+  bool wait_ready() {
+    return eventually([&] {
+      int status = 0;
+      if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        ADD_FAILURE() << "the writer exited during start-up: " << read_file(log_);
+        return true;
+      }
+      return call({"status"}).ok();
+    }) && pid_ > 0;
+  }
+  Result<ControlReply> call(const std::vector<std::string>& words) const {
+    return control_call(control_, words);
+  }
+  int64_t status_number(const std::string& name) const {
+    auto reply = call({"status"});
+    if (!reply.ok() || !reply->ok) return -1;
+    return std::stoll(reply->get(name));
+  }
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  std::string config_;
+  std::string control_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
 class CredentialWriter : public ::testing::Test {
  protected:
-  // A writer config whose [store] picks the credentials (no keys, no environment).
-  WriterConfig config(const std::string& store_lines) {
+  // A writer whose [store] picks the credentials (no keys, no environment).
+  std::unique_ptr<ExecWriter> writer(const std::string& store_lines) {
+    std::string toml = config_text(store_lines);
+    std::string path = (tmp_.path() / "writer.toml").string();
+    std::ofstream(path) << toml;
+    auto parsed = parse_writer_config(toml, path);
+    EXPECT_TRUE(parsed.ok()) << parsed.error().describe();
+    if (!parsed.ok()) return nullptr;
+    return std::make_unique<ExecWriter>(path, parsed->control_socket,
+                                        (tmp_.path() / "writer.log").string());
+  }
+
+  std::string config_text(const std::string& store_lines) {
     fs::path dir = tmp_.path();
     std::string toml = "watch = [\"" + (dir / "ckpt").string() + "\"]\n";
     toml += "destination = \"s3://bkt/run1/\"\n";
@@ -31,9 +109,7 @@ class CredentialWriter : public ::testing::Test {
     toml += store_lines;
     fs::create_directories(dir / "state");
     fs::create_directories(dir / "ckpt");
-    auto parsed = parse_writer_config(toml, "test.toml");
-    EXPECT_TRUE(parsed.ok()) << parsed.error().describe();
-    return parsed.ok() ? *parsed : WriterConfig{};
+    return toml;
   }
 
   // Writes a file every 50 ms for `how_long`, calling `during` once halfway; returns the
@@ -54,7 +130,7 @@ class CredentialWriter : public ::testing::Test {
     return written;
   }
 
-  void expect_all_uploaded(WriterProcess& w, const std::map<std::string, std::string>& written) {
+  void expect_all_uploaded(ExecWriter& w, const std::map<std::string, std::string>& written) {
     ASSERT_TRUE(eventually([&] {
       return w.status_number("taken_files") == static_cast<int64_t>(written.size());
     })) << "the writer took " << w.status_number("taken_files") << " of " << written.size();
@@ -67,6 +143,9 @@ class CredentialWriter : public ::testing::Test {
       EXPECT_EQ(xxh3(*got), xxh3(bytes)) << name;
     }
     EXPECT_EQ(w.status_number("failed_attempts"), 0) << "an upload failed and was retried";
+    EXPECT_EQ(w.log().find("] error: "), std::string::npos) << w.log();
+    for (const char* secret : {"secret-", "token-"})
+      EXPECT_EQ(w.log().find(secret), std::string::npos) << "a secret in the writer's log";
   }
 
   TempDir tmp_;
@@ -76,15 +155,16 @@ class CredentialWriter : public ::testing::Test {
 };
 
 TEST_F(CredentialWriter, UploadsAcrossSeveralExpiriesOfAnEcsRamRole) {
-  WriterProcess w(config("credentials = \"ecs-ram-role\"\nmetadata_endpoint = \"" +
-                         metadata_.endpoint() + "\"\nmetadata_role = \"shoal-test-role\"\n"));
-  w.start();
-  ASSERT_TRUE(w.wait_ready());
+  auto w = writer("credentials = \"ecs-ram-role\"\nmetadata_endpoint = \"" +
+                  metadata_.endpoint() + "\"\nmetadata_role = \"shoal-test-role\"\n");
+  ASSERT_NE(w, nullptr);
+  w->start();
+  ASSERT_TRUE(w->wait_ready());
   auto written = write_for(15s);
-  expect_all_uploaded(w, written);
+  expect_all_uploaded(*w, written);
   EXPECT_GE(keys_.issued(), 3) << "the keys were not refreshed";
   EXPECT_TRUE(store_.refusals().empty()) << store_.refusals().front();
-  EXPECT_EQ(w.stop(), 0);
+  EXPECT_EQ(w->stop(), 0) << w->log();
 }
 
 // kubelet's layout: names -> ..data/<name>, ..data -> ..<version>, swapped atomically.
@@ -106,9 +186,10 @@ TEST_F(CredentialWriter, UploadsAcrossSecretRotationsWithTheOldKeyRevokedAtOnce)
   Credentials current{"LTAIrotation0", "rotation-secret-0", ""};
   keys_.add_fixed(current);
   publish_secret(secret, "v0", current);
-  WriterProcess w(config("credentials_dir = \"" + secret.string() + "\"\n"));
-  w.start();
-  ASSERT_TRUE(w.wait_ready());
+  auto w = writer("credentials_dir = \"" + secret.string() + "\"\n");
+  ASSERT_NE(w, nullptr);
+  w->start();
+  ASSERT_TRUE(w->wait_ready());
   int rotations = 0;
   auto written = write_for(9s, [&](int n) {
     if (n % 50 != 49) return;  // about every 2.5 s
@@ -121,8 +202,8 @@ TEST_F(CredentialWriter, UploadsAcrossSecretRotationsWithTheOldKeyRevokedAtOnce)
     current = next;
   });
   ASSERT_GE(rotations, 2);
-  expect_all_uploaded(w, written);
-  EXPECT_EQ(w.stop(), 0);
+  expect_all_uploaded(*w, written);
+  EXPECT_EQ(w->stop(), 0) << w->log();
 }
 
 }  // namespace
