@@ -78,6 +78,19 @@ Status apply_setting(std::string_view key, const toml::node& v, std::string_view
   if (key == "request_timeout_ms") return read_positive(v, where, s.request_timeout_ms);
   if (key == "verify_tls") return read_bool(v, where, s.verify_tls);
   if (key == "ca_file") return read_string(v, where, s.ca_file);
+  if (key == "credentials") {
+    SHOAL_TRY(read_string(v, where, s.credentials));
+    if (!parse_credential_mode(*s.credentials))
+      return config_error(where, "must be \"auto\", \"static\", \"credentials-dir\", "
+                                 "\"profile\", \"web-identity\", \"ecs-ram-role\", \"imds\" "
+                                 "or \"anonymous\"");
+    return {};
+  }
+  if (key == "credentials_dir") return read_string(v, where, s.credentials_dir);
+  if (key == "profile") return read_string(v, where, s.profile);
+  if (key == "sts_endpoint") return read_string(v, where, s.sts_endpoint);
+  if (key == "metadata_endpoint") return read_string(v, where, s.metadata_endpoint);
+  if (key == "metadata_role") return read_string(v, where, s.metadata_role);
   return config_error(where, "unknown setting");
 }
 
@@ -279,7 +292,23 @@ Result<StoreConfig> resolve_store_config(ObjectUri::Scheme scheme, const StoreFl
   } else {
     SHOAL_TRY(resolve_s3_location(flags, file, env, c));
   }
-  SHOAL_ASSIGN(c.credentials, resolve_credentials(scheme, file, env));
+  SHOAL_ASSIGN(Credentials explicit_keys, resolve_credentials(scheme, file, env));
+  CredentialChainSettings chain;
+  chain.mode = file.credentials;
+  chain.credentials_dir = file.credentials_dir;
+  chain.profile = file.profile;
+  chain.sts_endpoint = file.sts_endpoint;
+  chain.metadata_endpoint = file.metadata_endpoint;
+  chain.metadata_role = file.metadata_role;
+  chain.region = c.region;
+  chain.verify_tls = c.verify_tls;
+  chain.ca_file = c.ca_file;
+  SHOAL_ASSIGN(std::shared_ptr<CredentialProvider> provider,
+               resolve_credential_chain(scheme, explicit_keys, chain, env));
+  // Fixed keys stay plain Credentials (what the store used before the chain existed); only
+  // keys that can change need the provider on every request.
+  if (provider && provider->refreshable()) c.credential_provider = std::move(provider);
+  else if (provider) c.credentials = *provider->current();
   return c;
 }
 

@@ -3,11 +3,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "store/credentials.h"
 
 namespace shoal {
+
+class CredentialProvider;  // store/credentials/provider.h
 
 // oss://bucket/prefix, s3://bucket/prefix, file:///abs/dir. For file:// the bucket is empty
 // and keys are absolute paths without the leading '/', so "file:///data/set" has prefix
@@ -35,7 +38,10 @@ struct StoreConfig {
   std::string region;    // "cn-hangzhou", "us-east-1"
   Addressing addressing = Addressing::kAuto;  // auto: path style for IPs and localhost
   OssSignature oss_signature = OssSignature::kV4;
-  Credentials credentials;
+  Credentials credentials;  // fixed keys; used when credential_provider is null
+  // Keys that rotate or expire (a Secret directory, STS, instance metadata): asked on every
+  // request. Shared by every store opened from copies of this config, on any thread.
+  std::shared_ptr<CredentialProvider> credential_provider;
   RetryPolicy retry;
   int max_connections = 64;  // per host
   std::chrono::milliseconds connect_timeout{5000};

@@ -1,6 +1,12 @@
 // One logical request of the REST store, repeated on retryable failures. Each attempt sends a
 // fresh copy of the request signed at the moment it leaves, so a retry after a long backoff
 // never carries a stale date; backoff waits are reactor timers, never sleeps.
+//
+// A request refused because its keys expired or are unknown (S3 ExpiredToken,
+// InvalidAccessKeyId, TokenRefreshRequired, InvalidToken; OSS SecurityTokenExpired,
+// InvalidAccessKeyId, InvalidSecurityToken) asks the credential provider for a refresh once,
+// waits for that fetch on reactor timers (never blocking the loop), and is sent once more with
+// the keys it then has. Fixed keys are never retried this way: fetching them again cannot help.
 #pragma once
 
 #include <functional>
@@ -47,6 +53,9 @@ class RestCall {
   void on_outcome(Result<HttpResponse> outcome);
   void retry_or_finish(Error error, std::optional<std::chrono::milliseconds> server_delay);
   Error answer_error(Error error, const HttpResponse& response) const;
+  // True when the refusal may be cured by fresh keys and a refresh was asked for.
+  bool refresh_credentials(const Error& error);
+  void wait_for_credentials(uint64_t fetches_before, int polls);
 
   const RestCallEnv& env_;
   HttpRequest request_;  // unsigned
@@ -56,6 +65,8 @@ class RestCall {
   Finish finish_;
   int attempts_ = 0;
   Reactor::TimerId retry_timer_ = 0;
+  std::shared_ptr<const Credentials> signed_with_;  // the keys of the attempt in flight
+  bool refreshed_credentials_ = false;              // the one forced refresh was used
 };
 
 }  // namespace shoal

@@ -190,17 +190,20 @@ Status parse_endpoint(std::string_view endpoint, std::string& scheme, std::strin
 
 Result<std::unique_ptr<Signer>> make_signer(const ObjectUri& uri, const StoreConfig& config,
                                             const std::string& region, bool path_style) {
+  std::shared_ptr<CredentialProvider> keys = config.credential_provider
+                                                 ? config.credential_provider
+                                                 : CredentialProvider::fixed(config.credentials);
   if (uri.scheme == ObjectUri::Scheme::kS3)
-    return make_sigv4_signer(config.credentials, region.empty() ? "us-east-1" : region);
+    return make_sigv4_signer(keys, region.empty() ? "us-east-1" : region);
   // The OSS signers add "/bucket" to the path they sign; a path-style path already has it.
   std::string signed_bucket = path_style ? "" : uri.bucket;
   if (config.oss_signature == StoreConfig::OssSignature::kV1)
-    return make_oss_v1_signer(config.credentials, signed_bucket);
+    return make_oss_v1_signer(keys, signed_bucket);
   if (region.empty())
     return Error(ErrorKind::kInvalidArgument,
                  "OSS V4 signing needs a region: set --region, region in the config file, or "
                  "OSS_REGION (or choose V1 signing)");
-  return make_oss_v4_signer(config.credentials, region, signed_bucket);
+  return make_oss_v4_signer(keys, region, signed_bucket);
 }
 
 }  // namespace

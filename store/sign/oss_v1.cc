@@ -105,23 +105,28 @@ namespace {
 
 class OssV1Signer : public Signer {
  public:
-  OssV1Signer(Credentials credentials, std::string bucket)
-      : credentials_(std::move(credentials)), bucket_(std::move(bucket)) {}
+  OssV1Signer(std::shared_ptr<CredentialProvider> credentials, std::string bucket)
+      : Signer(std::move(credentials)), bucket_(std::move(bucket)) {}
 
-  void sign(HttpRequest& req, std::chrono::system_clock::time_point now) const override {
-    if (credentials_.empty()) return;
-    signing::oss_v1_sign_headers(req, credentials_, bucket_, now);
+ protected:
+  void sign_with(HttpRequest& req, const Credentials& keys,
+                 std::chrono::system_clock::time_point now) const override {
+    signing::oss_v1_sign_headers(req, keys, bucket_, now);
   }
 
  private:
-  Credentials credentials_;
   std::string bucket_;
 };
 
 }  // namespace
 
-std::unique_ptr<Signer> make_oss_v1_signer(Credentials credentials, std::string bucket) {
+std::unique_ptr<Signer> make_oss_v1_signer(std::shared_ptr<CredentialProvider> credentials,
+                                           std::string bucket) {
   return std::make_unique<OssV1Signer>(std::move(credentials), std::move(bucket));
+}
+
+std::unique_ptr<Signer> make_oss_v1_signer(Credentials credentials, std::string bucket) {
+  return make_oss_v1_signer(CredentialProvider::fixed(std::move(credentials)), std::move(bucket));
 }
 
 void presign_oss_v1(HttpRequest& req, const Credentials& credentials, const std::string& bucket,

@@ -116,28 +116,33 @@ namespace {
 
 class OssV4Signer : public Signer {
  public:
-  OssV4Signer(Credentials credentials, std::string region, std::string bucket)
-      : credentials_(std::move(credentials)),
-        scope_{std::move(region), "oss"},
-        bucket_(std::move(bucket)) {}
+  OssV4Signer(std::shared_ptr<CredentialProvider> credentials, std::string region,
+              std::string bucket)
+      : Signer(std::move(credentials)), scope_{std::move(region), "oss"}, bucket_(std::move(bucket)) {}
 
-  void sign(HttpRequest& req, std::chrono::system_clock::time_point now) const override {
-    if (credentials_.empty()) return;
-    signing::oss_v4_sign_headers(req, credentials_, scope_, bucket_, now, {});
+ protected:
+  void sign_with(HttpRequest& req, const Credentials& keys,
+                 std::chrono::system_clock::time_point now) const override {
+    signing::oss_v4_sign_headers(req, keys, scope_, bucket_, now, {});
   }
 
  private:
-  Credentials credentials_;
   signing::OssV4Scope scope_;
   std::string bucket_;
 };
 
 }  // namespace
 
-std::unique_ptr<Signer> make_oss_v4_signer(Credentials credentials, std::string region,
-                                           std::string bucket) {
+std::unique_ptr<Signer> make_oss_v4_signer(std::shared_ptr<CredentialProvider> credentials,
+                                           std::string region, std::string bucket) {
   return std::make_unique<OssV4Signer>(std::move(credentials), std::move(region),
                                        std::move(bucket));
+}
+
+std::unique_ptr<Signer> make_oss_v4_signer(Credentials credentials, std::string region,
+                                           std::string bucket) {
+  return make_oss_v4_signer(CredentialProvider::fixed(std::move(credentials)), std::move(region),
+                            std::move(bucket));
 }
 
 }  // namespace shoal

@@ -171,25 +171,31 @@ namespace {
 
 class SigV4Signer : public Signer {
  public:
-  SigV4Signer(Credentials credentials, signing::SigV4Scope scope)
-      : credentials_(std::move(credentials)), scope_(std::move(scope)) {}
+  SigV4Signer(std::shared_ptr<CredentialProvider> credentials, signing::SigV4Scope scope)
+      : Signer(std::move(credentials)), scope_(std::move(scope)) {}
 
-  void sign(HttpRequest& req, std::chrono::system_clock::time_point now) const override {
-    if (credentials_.empty()) return;
-    signing::sigv4_sign_headers(req, credentials_, scope_, now, {});
+ protected:
+  void sign_with(HttpRequest& req, const Credentials& keys,
+                 std::chrono::system_clock::time_point now) const override {
+    signing::sigv4_sign_headers(req, keys, scope_, now, {});
   }
 
  private:
-  Credentials credentials_;
   signing::SigV4Scope scope_;
 };
 
 }  // namespace
 
-std::unique_ptr<Signer> make_sigv4_signer(Credentials credentials, std::string region,
-                                          std::string service) {
+std::unique_ptr<Signer> make_sigv4_signer(std::shared_ptr<CredentialProvider> credentials,
+                                          std::string region, std::string service) {
   return std::make_unique<SigV4Signer>(std::move(credentials),
                                        signing::SigV4Scope{std::move(region), std::move(service)});
+}
+
+std::unique_ptr<Signer> make_sigv4_signer(Credentials credentials, std::string region,
+                                          std::string service) {
+  return make_sigv4_signer(CredentialProvider::fixed(std::move(credentials)), std::move(region),
+                           std::move(service));
 }
 
 void presign_sigv4(HttpRequest& req, const Credentials& credentials, const std::string& region,
