@@ -28,6 +28,7 @@ import unittest
 import harness
 
 SHOAL_CSI = os.path.join(harness.BUILD, "tools", "shoal-csi")
+SUPERVISE = os.path.join(harness.SOURCE, "deploy", "kubernetes", "shoal-csi-supervise")
 DRIVER = "csi.shoal.dev"
 BUCKET = "datasets"
 PREFIX = "train/images/"
@@ -89,8 +90,10 @@ def shoald_pids(state_dir):
 class Plugin:
     """shoal-csi as kubelet's node-driver-registrar would find it: a socket in the plugin dir."""
 
-    def __init__(self, root, pb, rpc, grpc):
+    def __init__(self, root, pb, rpc, grpc, supervised=False):
         self.root, self.pb, self.rpc, self.grpc = root, pb, rpc, grpc
+        # Under deploy/kubernetes/shoal-csi-supervise, the image's main process.
+        self.supervised = supervised
         self.socket = os.path.join(root, "plugins", DRIVER, "csi.sock")
         self.state = os.path.join(root, "state")
         self.log_path = os.path.join(root, "shoal-csi.log")
@@ -98,11 +101,16 @@ class Plugin:
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OSS_"))}
+        args = [SHOAL_CSI, "--endpoint", "unix://" + self.socket, "--node-id", "node-1",
+                "--state-dir", self.state, "--driver-name", DRIVER, "--shoald", harness.SHOALD]
+        if self.supervised:
+            env["PATH"] = os.path.dirname(SHOAL_CSI) + os.pathsep + env.get("PATH", "")
+            args = [SUPERVISE] + args[1:]
         self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [SHOAL_CSI, "--endpoint", "unix://" + self.socket, "--node-id", "node-1",
-             "--state-dir", self.state, "--driver-name", DRIVER, "--shoald", harness.SHOALD],
-            stdout=self._log, stderr=self._log, env=env)
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=self._log, env=env)
+        self.connect()
+
+    def connect(self):
         self.channel = self.grpc.insecure_channel("unix://" + self.socket)
         try:
             self.grpc.channel_ready_future(self.channel).result(timeout=30)
@@ -110,6 +118,19 @@ class Plugin:
             raise AssertionError(f"shoal-csi did not serve within 30 s:\n{self.log()}")
         self.identity = self.rpc.IdentityStub(self.channel)
         self.node = self.rpc.NodeStub(self.channel)
+
+    def plugin_pids(self):
+        """shoal-csi processes serving this socket (under the supervisor: its children)."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(argv[0]) == b"shoal-csi" and self.socket.encode() in b" ".join(argv):
+                pids.append(int(pid))
+        return pids
 
     def log(self):
         with open(self.log_path, "rb") as f:
@@ -255,6 +276,7 @@ class CsiTest(unittest.TestCase):
             os.kill(pid, signal.SIGKILL)
         self.assert_no_secret_anywhere()
         self.assertEqual(code, 0, f"shoal-csi did not exit cleanly on SIGTERM:\n{self.plugin.log()}")
+        self.assertEqual(self.plugin.plugin_pids(), [], "shoal-csi left running")
         self.assertEqual(leftovers, [], "mounts left behind")
         self.assertEqual(daemons, [], "shoald processes left behind")
 
@@ -482,6 +504,30 @@ class CsiTest(unittest.TestCase):
             k.unpublish(p)
         k.unstage()
         self.assert_nothing_left()
+
+    def test_supervisor_starts_a_crashed_plugin_again(self):
+        """The image's entry point: shoal-csi killed under it comes back, volumes untouched."""
+        self.plugin.stop()
+        self.plugin = Plugin(self.root, self.pb, self.rpc, self.grpc, supervised=True)
+        self.plugin.start()
+        self.kubelet.plugin = self.plugin
+        k = self.kubelet
+        k.stage(self.attributes, self.secrets)
+        target = k.publish("supervised-pod", self.attributes)
+        daemons = shoald_pids(self.plugin.state)
+        [first] = self.plugin.plugin_pids()
+        os.kill(first, signal.SIGKILL)
+        harness.wait_for(lambda: self.plugin.plugin_pids() not in ([], [first]),
+                         what="the supervisor to start shoal-csi again")
+        self.plugin.channel.close()
+        self.plugin.connect()
+        self.assert_reads_source(target)
+        self.assertEqual(shoald_pids(self.plugin.state), daemons)
+        k.publish("supervised-pod", self.attributes)  # kubelet's repeat finds it published
+        k.unpublish("supervised-pod")
+        k.unstage()
+        self.assert_nothing_left()
+        self.assertIn("starting it again", self.plugin.log())
 
 
 if __name__ == "__main__":
