@@ -54,6 +54,14 @@ Status write_private_file(const std::string& path, std::string_view text) {
   return {};
 }
 
+// The type of the file system mounted at `path` (the last one when stacked), "" if none.
+std::string mounted_type(const std::string& path) {
+  std::string type;
+  for (const mount::MountEntry& m : mount::read_mountinfo())
+    if (m.mount_point == path) type = m.fs_type;
+  return type;
+}
+
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
@@ -236,7 +244,12 @@ Status NodePlugin::publish(const PublishCall& call) {
   SHOAL_TRY(require(call.staging_path, "staging_target_path"));
   std::lock_guard guard(lock_for(call.volume_id));
   std::string target = mount::canonical_path(call.target_path);
-  if (mount::is_mount_point(target)) return {};
+  if (std::string type = mounted_type(target); type == "erofs") {
+    return {};  // published already (kubelet repeats a call whose answer it lost)
+  } else if (!type.empty()) {
+    return Error(ErrorKind::kPreconditionFailed,
+                 target + " is already a mount point (" + type + "), not a shoal volume");
+  }
   std::string staging = mount::canonical_path(call.staging_path);
   auto record = mount::find_volume(staging);
   bool served = record.ok() && mount::daemon_alive(record->pid) && mount::is_mount_point(staging);

@@ -443,6 +443,15 @@ class CsiTest(unittest.TestCase):
                     self.assert_code(code, call, *words)
                 self.assertEqual(mount_points_under(self.root), [], name)
                 self.assertEqual(shoald_pids(self.plugin.state), [], name)
+        # A target that something else is mounted on is not taken for a publish done earlier.
+        busy = k.target("busy-pod")
+        os.makedirs(busy)
+        harness.run(["mount", "-t", "tmpfs", "tmpfs", busy])
+        try:
+            self.assert_code(self.grpc.StatusCode.FAILED_PRECONDITION,
+                             lambda: k.publish("busy-pod", self.attributes), "tmpfs")
+        finally:
+            harness.run(["umount", busy])
         # Unpublish and unstage of what is not there succeed (idempotent).
         k.unpublish("never-published")
         k.unstage()
