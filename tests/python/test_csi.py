@@ -252,6 +252,10 @@ class CsiTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.s3.close()
+        # Never remove through a mount that is still there (tearDown unmounts everything).
+        left = mount_points_under(cls.tmp)
+        if left:
+            raise AssertionError(f"mounts left under {cls.tmp}, not removing it: {left}")
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
