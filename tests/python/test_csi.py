@@ -399,6 +399,33 @@ class CsiTest(unittest.TestCase):
         k.unstage()
         self.assert_nothing_left()
 
+    def test_prebuilt_index_and_shoals_own_attributes(self):
+        """`index` names an index shared through the bucket: fetched, not listed."""
+        index_dir = os.path.join(self.root, "shared-index")
+        os.makedirs(index_dir)
+        harness.run([harness.SHOAL, "index", "build", f"s3://{BUCKET}/{PREFIX}", "-o",
+                     os.path.join(index_dir, "train.shix")],
+                    env=dict(os.environ, **harness.store_env(self.s3)))
+        self.s3.put_tree(BUCKET, index_dir, "indexes/")
+        attributes = dict(self.attributes, index=f"s3://{BUCKET}/indexes/train.shix",
+                          cacheMemory="64MiB", prefetch="none", frontend="fuse", rps="1000")
+        k = self.kubelet
+        listings = len([r for r in self.s3.requests if "list-type" in r[1] or "prefix=" in r[1]])
+        k.stage(attributes, self.secrets)
+        self.assertIn(f"index s3://{BUCKET}/indexes/train.shix fetched", self.plugin.log())
+        [daemon] = shoald_pids(self.plugin.state)
+        argv = harness.read(f"/proc/{daemon}/cmdline", "rb").split(b"\0")
+        for flag, value in ((b"--cache-memory", b"67108864"), (b"--prefetch", b"none"),
+                            (b"--frontend", b"fuse")):
+            self.assertEqual(argv[argv.index(flag) + 1], value, argv)
+        self.assertEqual(len([r for r in self.s3.requests
+                              if "list-type" in r[1] or "prefix=" in r[1]]), listings,
+                         "the prefix was listed although an index was given")
+        self.assert_reads_source(k.publish("index-pod", attributes))
+        k.unpublish("index-pod")
+        k.unstage()
+        self.assert_nothing_left()
+
     def test_bad_requests(self):
         k = self.kubelet
         INVALID, NOT_FOUND = self.grpc.StatusCode.INVALID_ARGUMENT, self.grpc.StatusCode.NOT_FOUND
