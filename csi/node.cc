@@ -182,9 +182,11 @@ Status NodePlugin::mount_staged(const std::string& volume_id, const std::string&
            (request.credentials ? " with the request's access keys"
                                 : " with the node's credentials"));
   auto state = mount::mount_volume(spec, hooks);
-  if (!state.ok())
+  if (!state.ok()) {
+    ::unlink(config.c_str());  // it may hold keys: kept only while a volume uses it
     return state.error().with_context("staging volume " + volume_id + " (bucket " +
                                       request.bucket + ", " + request.source + ")");
+  }
   log_info("volume " + volume_id + ": staged at " + staging + ", shoald " +
            std::to_string(state->pid) + " on " + state->block_device);
   return {};

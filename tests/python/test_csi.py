@@ -474,6 +474,10 @@ class CsiTest(unittest.TestCase):
                     self.assert_code(code, call, *words)
                 self.assertEqual(mount_points_under(self.root), [], name)
                 self.assertEqual(shoald_pids(self.plugin.state), [], name)
+                volumes = os.path.join(self.plugin.state, "volumes")
+                configs = [os.path.join(d, n) for d, _, ns in os.walk(volumes) for n in ns
+                           if n == "volume.toml"]
+                self.assertEqual(configs, [], f"{name}: a failed stage left its keys behind")
         # A target that something else is mounted on is not taken for a publish done earlier.
         busy = k.target("busy-pod")
         os.makedirs(busy)
