@@ -99,8 +99,9 @@ class Plugin:
         self.log_path = os.path.join(root, "shoal-csi.log")
         self.process = None
 
-    def start(self):
+    def start(self, env_extra=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OSS_"))}
+        env.update(env_extra or {})
         args = [SHOAL_CSI, "--endpoint", "unix://" + self.socket, "--node-id", "node-1",
                 "--state-dir", self.state, "--driver-name", DRIVER, "--shoald", harness.SHOALD]
         if self.supervised:
@@ -396,6 +397,25 @@ class CsiTest(unittest.TestCase):
         self.assert_reads_source(target)
         self.assertIn(k.staging, mount_points_under(self.root))
         k.unpublish(pod)
+        k.unstage()
+        self.assert_nothing_left()
+
+    def test_no_secrets_the_nodes_environment(self):
+        """No secret in any call: the plugin's own environment holds the keys."""
+        k = self.kubelet
+        for key in ("NOT-S3RVER", "S3RVER"):  # a wrong key first: proof the environment's is used
+            self.assertEqual(self.plugin.stop(), 0)
+            self.plugin = Plugin(self.root, self.pb, self.rpc, self.grpc)
+            self.plugin.start({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": SECRET})
+            k.plugin = self.plugin
+            k.stage(self.attributes)
+            if key != "S3RVER":
+                self.assert_code(self.grpc.StatusCode.PERMISSION_DENIED,
+                                 lambda: k.publish("env-pod", self.attributes), BUCKET)
+        target = k.publish("env-pod", self.attributes)
+        self.assert_reads_source(target)
+        self.assertIn("with the node's credentials", self.plugin.log())
+        k.unpublish("env-pod")
         k.unstage()
         self.assert_nothing_left()
 
