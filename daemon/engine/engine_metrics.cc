@@ -22,6 +22,8 @@ EngineMetrics::EngineMetrics(Metrics& m)
                                  "Prefetches dropped because the cache budget was held")),
       prefetch_window(m.gauge("shoal_engine_prefetch_window",
                               "Objects the cross-file prefetcher runs ahead of readers")),
+      hint_window(m.gauge("shoal_engine_hint_window",
+                          "Hinted objects kept fetched ahead of the last hinted read")),
       cache_bytes(m.gauge("shoal_engine_cache_bytes", "Bytes resident in the memory cache")),
       cache_inflight_bytes(m.gauge("shoal_engine_cache_inflight_bytes",
                                    "Cache budget reserved by fetches in flight")),

@@ -21,6 +21,7 @@ struct EngineMetrics {
   Counter& prefetch_wasted;
   Counter& prefetch_dropped;  // prefetches given up for lack of budget
   Gauge& prefetch_window;
+  Gauge& hint_window;
   Gauge& cache_bytes;
   Gauge& cache_inflight_bytes;
 

@@ -29,6 +29,7 @@ Prefetcher::Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetche
       window_(options.prefetch_window_initial),
       hint_window_(std::max<uint32_t>(1, options.prefetch_window_initial)) {
   metrics_.prefetch_window.add(window_);
+  metrics_.hint_window.add(hint_window_);
 }
 
 void Prefetcher::on_read(CacheKey unit, bool miss) {
@@ -38,6 +39,11 @@ void Prefetcher::on_read(CacheKey unit, bool miss) {
   if (geometry_.chunked(index_.objects()[unit.object])) readahead(unit.object, unit.chunk);
   uint64_t position = 0;
   if (layout_position(unit.object, position)) cross_file(position, miss);
+}
+
+void Prefetcher::set_hint_window(uint32_t window) {
+  metrics_.hint_window.add(int64_t{window} - int64_t{hint_window_});
+  hint_window_ = window;
 }
 
 void Prefetcher::set_window(uint32_t window) {
@@ -55,10 +61,10 @@ void Prefetcher::adapt_to_cache() {
   uint64_t wasted_since = stats.prefetch_wasted - wasted_mark_;
   if (wasted_since > used_since) {
     set_window(window_ / 2);
-    hint_window_ = std::max<uint32_t>(1, hint_window_ / 2);
+    set_hint_window(std::max<uint32_t>(1, hint_window_ / 2));
   } else if (used_since >= hint_window_) {
     // Hints are the job's own list: used means the list is right and may run further ahead.
-    hint_window_ = std::min(hint_window_ceiling(), hint_window_ * 2);
+    set_hint_window(std::min(hint_window_ceiling(), hint_window_ * 2));
   } else {
     return;
   }
@@ -197,7 +203,7 @@ HintReport Prefetcher::set_hints(const std::vector<std::string>& paths_in_order)
   uint64_t mean = hints_.empty() ? 0 : std::max<uint64_t>(1, footprints / hints_.size());
   uint64_t by_bytes = mean == 0 ? kMaxHintWindow : cache_.probation_bytes() / 2 / mean;
   hint_window_max_ = static_cast<uint32_t>(std::clamp<uint64_t>(by_bytes, 1, kMaxHintWindow));
-  hint_window_ = std::min(hint_window_, hint_window_max_);
+  set_hint_window(std::min(hint_window_, hint_window_max_));
   uint64_t end = std::min<uint64_t>(hints_.size(), hint_window_);
   for (; hints_next_ < end; ++hints_next_) prefetch_object(hints_[hints_next_], Priority::kCrossFile);
   return report;

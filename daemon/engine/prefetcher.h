@@ -48,7 +48,10 @@ class Prefetcher {
  public:
   Prefetcher(const index::IndexFile& index, MemoryCache& cache, Fetcher& fetcher,
              FetchGeometry geometry, const EngineOptions& options, EngineMetrics& metrics);
-  ~Prefetcher() { metrics_.prefetch_window.add(-int64_t{window_}); }
+  ~Prefetcher() {
+    metrics_.prefetch_window.add(-int64_t{window_});
+    metrics_.hint_window.add(-int64_t{hint_window_});
+  }
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
 
@@ -70,6 +73,7 @@ class Prefetcher {
   void adapt_to_cache();
   void adapt_to_reader(Move move);
   void set_window(uint32_t window);
+  void set_hint_window(uint32_t window);
   void readahead(uint32_t object, uint32_t chunk);
   void cross_file(uint64_t position, bool miss);
   void follow_hints(uint32_t object);
