@@ -235,6 +235,14 @@ EnvLookup process_environment() {
   };
 }
 
+EnvLookup environment_of(std::map<std::string, std::string, std::less<>> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 Result<std::string> normalize_endpoint(std::string_view endpoint) {
   std::string e(endpoint);
   if (e.find("://") == std::string::npos) e = "https://" + e;

@@ -46,6 +46,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,8 @@
 namespace shoal {
 
 EnvLookup process_environment();
+// A fixed set of variables (a test's, or a caller handing over a volume's own settings).
+EnvLookup environment_of(std::map<std::string, std::string, std::less<>> vars);
 
 struct StoreFlags {
   std::string config_path;  // empty: no config file

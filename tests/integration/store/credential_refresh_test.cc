@@ -28,13 +28,7 @@ namespace fs = std::filesystem;
 constexpr auto kLifetime = 5s;  // per issued key set; refreshed at about 2/3 of it
 const ObjectUri kUri{.scheme = ObjectUri::Scheme::kS3, .bucket = "bkt"};
 
-EnvLookup fake_env(Vars vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+EnvLookup fake_env(Vars vars) { return environment_of(std::move(vars)); }
 
 void write_file(const std::string& path, std::string_view text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;

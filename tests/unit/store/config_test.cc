@@ -11,11 +11,7 @@ using Scheme = ObjectUri::Scheme;
 constexpr std::string_view kSecret = "s3cr3t-value-never-printed";
 
 EnvLookup fake_env(std::map<std::string, std::string, std::less<>> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
+  return environment_of(std::move(vars));
 }
 
 StoreFileSettings settings(std::string_view toml, Scheme scheme) {

@@ -27,13 +27,7 @@ using Scheme = ObjectUri::Scheme;
 using Vars = std::map<std::string, std::string, std::less<>>;
 namespace fs = std::filesystem;
 
-EnvLookup fake_env(Vars vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+EnvLookup fake_env(Vars vars) { return environment_of(std::move(vars)); }
 
 void write_file(const std::string& path, std::string_view text) {
   fs::create_directories(fs::path(path).parent_path());
